@@ -1,0 +1,54 @@
+export { chain, type AnyChain, type Chain, type ChainInput, type ChainOutput, type ValidChain } from './chain.js';
+export { systemClock, type Clock, type RandomSource, type TimerHandle } from './clock.js';
+export { parseDuration, type Duration, type DurationUnit } from './duration.js';
+export {
+  InvalidOptionError,
+  NonRetryableError,
+  RunFailedError,
+  RuntimeStateError,
+  SerializationError,
+  TaskchartError,
+  TaskTimeoutError,
+  UnknownChainError,
+  serializeError,
+  type SerializedError,
+} from './errors.js';
+export type { ChainContext, FailureInfo } from './machine/chain-context.js';
+export { type ChainMachine, type StepDef } from './machine/compile-machine.js';
+export {
+  DEAD_LETTER_QUEUE_HEADER,
+  DEAD_LETTER_REASON_HEADER,
+  deadLetterQueueName,
+  type Broker,
+  type BrokerCapabilities,
+  type BrokerMessage,
+  type ConsumeOptions,
+  type Consumer,
+  type Delivery,
+  type DeliveryHandler,
+  type MessageHeaders,
+  type PublishOptions,
+} from './ports/broker.js';
+export {
+  isTerminal,
+  TERMINAL_STATUSES,
+  type HistoryEntry,
+  type HistoryType,
+  type NewOutboxEntry,
+  type OutboxEntry,
+  type PendingMessage,
+  type RunQuery,
+  type RunRecord,
+  type RunStatus,
+  type RunWrite,
+  type Store,
+  type WriteResult,
+} from './ports/store.js';
+export { compileRetryPolicy, type BackoffOptions, type ErrorClass, type Jitter, type RetryOptions, type RetryPolicy } from './retry-policy.js';
+export { DEFAULT_QUEUE, task, type AnyTask, type CompensateFn, type CompensationContext, type Task, type TaskContext, type TaskFn, type TaskInput, type TaskOptions, type TaskOutput } from './task.js';
+export { createRuntime, Runtime, type StartRunOptions } from './runtime/runtime.js';
+export type { Logger, RuntimeOptions } from './runtime/runtime-options.js';
+export type { RunHandle, RunInfo } from './runtime/run-info.js';
+export type { FailureReport } from './runtime/failure-report.js';
+export { sqliteStore, SqliteStore, type SqliteStoreOptions } from './store/sqlite-store.js';
+export { parseMessage, WIRE_VERSION, SIGNATURE_HEADER, type TaskMessage, type TimerMessage, type WireMessage } from './messages.js';

@@ -1,0 +1,247 @@
+import { assign, fromPromise, setup } from 'xstate';
+import { serializeError, type SerializedError } from '../errors.js';
+import type { AnyTask } from '../task.js';
+import type { ChainContext, ChainEvent, FailureInfo, StepInvocation } from './chain-context.js';
+
+/** One step of a compiled chain. */
+export interface StepDef {
+  /** Unique state name inside the chain: the task name, suffixed `_2`, `_3` when repeated. */
+  readonly key: string;
+  readonly index: number;
+  readonly task: AnyTask;
+}
+
+/** Invoke id (and actor source) of a step's task, and of its compensation. */
+export const stepActorId = (key: string) => key;
+export const compensationActorId = (key: string) => `compensate-${key}`;
+/** Name of the `after` delay used by every retrying state. */
+export const RETRY_DELAY = 'retryDelay';
+/** Name of the custom action that reports a failure (the runtime turns it into an `onFailure` call). */
+export const REPORT_FAILURE = 'reportFailure';
+
+type StepParams = { step: string };
+
+function stepInput(context: ChainContext, steps: readonly StepDef[], index: number): unknown {
+  if (index === 0) return context.input;
+  const previous = steps[index - 1];
+  return previous ? context.outputs[previous.key] : undefined;
+}
+
+function isCurrentAttempt(context: ChainContext, event: { attempt?: number }): boolean {
+  return event.attempt === undefined || event.attempt === context.attempt;
+}
+
+/**
+ * Compiles a chain into a plain XState v5 machine:
+ *
+ * ```
+ * <step>           running (invokes the task) ⇄ retrying (after: retryDelay)
+ * compensating.<s> running (invokes the compensation) ⇄ retrying, in reverse step order
+ * completed | compensated | failed   (final)
+ * ```
+ *
+ * The runtime drives it with XState's pure `initialTransition`/`transition`; the actors given
+ * here also let it run live (`createActor`) for the Stately inspector and for experiments.
+ */
+export function compileChainMachine(chainName: string, steps: readonly StepDef[]) {
+  const byKey = new Map(steps.map((s) => [s.key, s]));
+  const byActorId = new Map<string, { step: StepDef; compensation: boolean }>();
+  for (const step of steps) {
+    byActorId.set(stepActorId(step.key), { step, compensation: false });
+    if (step.task.compensate) byActorId.set(compensationActorId(step.key), { step, compensation: true });
+  }
+  const policyOf = (key: string, compensation: boolean) => {
+    const step = byKey.get(key);
+    if (!step) throw new Error(`chain "${chainName}": no step "${key}"`);
+    return compensation ? step.task.compensateRetry : step.task.retry;
+  };
+  const lastKey = steps[steps.length - 1]?.key;
+
+  const actors: Record<string, ReturnType<typeof liveActor>> = {};
+  for (const [id, { step, compensation }] of byActorId) actors[id] = liveActor(chainName, step, compensation);
+
+  const canRetry = (compensation: boolean) => ({ context, event }: { context: ChainContext; event: ChainEvent }, params: unknown) => {
+    if (!('error' in event) || !isCurrentAttempt(context, event)) return false;
+    return event.error.retryable && context.attempt <= policyOf((params as StepParams).step, compensation).maxRetries;
+  };
+  const failureOf = (context: ChainContext, event: ChainEvent, key: string, compensation: boolean): FailureInfo => {
+    const step = byKey.get(key);
+    const index = step?.index ?? 0;
+    return {
+      step: key,
+      task: step?.task.name ?? key,
+      input: compensation ? context.outputs[key] : stepInput(context, steps, index),
+      attempts: context.attempt,
+      error: 'error' in event ? event.error : serializeError(new Error('unknown failure'), false),
+      compensation,
+    };
+  };
+  const retryUpdate = (context: ChainContext, event: ChainEvent, params: unknown, compensation: boolean) => {
+    const random = 'random' in event && typeof event.random === 'number' ? event.random : Math.random();
+    return {
+      attempt: context.attempt + 1,
+      retryDelayMs: policyOf((params as StepParams).step, compensation).delayFor(context.attempt - 1, random),
+    };
+  };
+
+  const machineSetup = setup({
+    types: {
+      context: {} as ChainContext,
+      events: {} as ChainEvent,
+      input: {} as unknown,
+      output: {} as unknown,
+    },
+    actors,
+    guards: {
+      currentAttempt: ({ context, event }) => isCurrentAttempt(context, event as { attempt?: number }),
+      canRetryStep: canRetry(false),
+      canRetryCompensation: canRetry(true),
+    },
+    delays: {
+      [RETRY_DELAY]: ({ context }) => context.retryDelayMs,
+    },
+    actions: {
+      recordOutput: assign(({ context, event }, params: unknown) => ({
+        outputs: { ...context.outputs, [(params as StepParams).step]: 'output' in event ? event.output : undefined },
+        attempt: 1,
+        retryDelayMs: 0,
+      })),
+      resetAttempt: assign({ attempt: 1, retryDelayMs: 0 }),
+      scheduleStepRetry: assign(({ context, event }, params: unknown) => retryUpdate(context, event, params, false)),
+      scheduleCompensationRetry: assign(({ context, event }, params: unknown) => retryUpdate(context, event, params, true)),
+      recordFailure: assign(({ context, event }, params: unknown) => ({
+        failure: failureOf(context, event, (params as StepParams).step, false),
+        attempt: 1,
+        retryDelayMs: 0,
+      })),
+      recordCompensationFailure: assign(({ context, event }, params: unknown) => ({
+        compensationFailure: failureOf(context, event, (params as StepParams).step, true),
+      })),
+      // Executed by the runtime (as an outbox entry), never inside the pure transition.
+      [REPORT_FAILURE]: () => undefined,
+    },
+  });
+
+  const id = chainName;
+  const compensable = (below: number) => [...steps.slice(0, below)].reverse().filter((s) => s.task.compensate);
+  const failTarget = (index: number) => {
+    const first = compensable(index)[0];
+    return first ? `#${id}.compensating.${first.key}` : `#${id}.failed`;
+  };
+
+  const states: Record<string, unknown> = {};
+  steps.forEach((step, index) => {
+    const next = steps[index + 1];
+    states[step.key] = {
+      initial: 'running',
+      states: {
+        running: {
+          tags: ['running'],
+          invoke: {
+            id: stepActorId(step.key),
+            src: stepActorId(step.key),
+            input: ({ context }: { context: ChainContext }): StepInvocation => ({
+              input: stepInput(context, steps, index),
+              attempt: context.attempt,
+              compensation: false,
+            }),
+            onDone: { target: next ? `#${id}.${next.key}` : `#${id}.completed`, actions: { type: 'recordOutput', params: { step: step.key } } },
+            onError: [
+              { guard: { type: 'canRetryStep', params: { step: step.key } }, target: 'retrying', actions: { type: 'scheduleStepRetry', params: { step: step.key } } },
+              { guard: 'currentAttempt', target: failTarget(index), actions: [{ type: 'recordFailure', params: { step: step.key } }, REPORT_FAILURE] },
+            ],
+          },
+        },
+        retrying: {
+          tags: ['retrying'],
+          after: { [RETRY_DELAY]: { guard: 'currentAttempt', target: 'running' } },
+        },
+      },
+    };
+  });
+
+  const compensationStates: Record<string, unknown> = {};
+  const allCompensable = compensable(steps.length);
+  allCompensable.forEach((step, i) => {
+    const next = allCompensable[i + 1];
+    compensationStates[step.key] = {
+      initial: 'running',
+      states: {
+        running: {
+          tags: ['compensating'],
+          invoke: {
+            id: compensationActorId(step.key),
+            src: compensationActorId(step.key),
+            input: ({ context }: { context: ChainContext }): StepInvocation => ({
+              input: stepInput(context, steps, step.index),
+              output: context.outputs[step.key],
+              attempt: context.attempt,
+              compensation: true,
+            }),
+            onDone: { target: next ? `#${id}.compensating.${next.key}` : `#${id}.compensated`, actions: 'resetAttempt' },
+            onError: [
+              {
+                guard: { type: 'canRetryCompensation', params: { step: step.key } },
+                target: 'retrying',
+                actions: { type: 'scheduleCompensationRetry', params: { step: step.key } },
+              },
+              { guard: 'currentAttempt', target: `#${id}.failed`, actions: [{ type: 'recordCompensationFailure', params: { step: step.key } }, REPORT_FAILURE] },
+            ],
+          },
+        },
+        retrying: {
+          tags: ['compensating', 'retrying'],
+          after: { [RETRY_DELAY]: { guard: 'currentAttempt', target: 'running' } },
+        },
+      },
+    };
+  });
+  if (allCompensable.length > 0) states['compensating'] = { states: compensationStates, initial: allCompensable[0]?.key };
+  states['completed'] = { type: 'final' };
+  states['compensated'] = { type: 'final' };
+  states['failed'] = { type: 'final' };
+
+  const config = {
+    id,
+    initial: steps[0]?.key,
+    context: ({ input }: { input: unknown }): ChainContext => ({
+      input,
+      outputs: {},
+      attempt: 1,
+      retryDelayMs: 0,
+      failure: null,
+      compensationFailure: null,
+    }),
+    states,
+    output: ({ context }: { context: ChainContext }) => (lastKey ? context.outputs[lastKey] : undefined),
+  };
+  return machineSetup.createMachine(config as unknown as Parameters<typeof machineSetup.createMachine>[0]);
+}
+
+export type ChainMachine = ReturnType<typeof compileChainMachine>;
+
+/** The actor a live (createActor) run of the machine invokes: runs the task in this process. */
+function liveActor(chainName: string, step: StepDef, compensation: boolean) {
+  return fromPromise<unknown, StepInvocation>(async ({ input, signal, self }) => {
+    const runId = self._parent?.id ?? 'live';
+    const ctx = {
+      runId,
+      chain: chainName,
+      task: step.task.name,
+      step: step.key,
+      idempotencyKey: `${runId}:${step.key}`,
+      attempt: input.attempt,
+      signal,
+    };
+    try {
+      if (compensation) {
+        await step.task.compensate?.(input.output, { ...ctx, input: input.input });
+        return null;
+      }
+      return await step.task.run(input.input, ctx);
+    } catch (error) {
+      const policy = compensation ? step.task.compensateRetry : step.task.retry;
+      throw serializeError(error, policy.isRetryable(error)) satisfies SerializedError;
+    }
+  });
+}

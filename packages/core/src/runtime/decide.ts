@@ -1,0 +1,257 @@
+/**
+ * The decider: runs XState's pure `initialTransition`/`transition` on a chain machine and turns
+ * the resulting snapshot and actions into what the store keeps (record, history, outbox).
+ * Nothing here performs I/O.
+ */
+import type { AnyMachineSnapshot, AnyStateMachine } from 'xstate';
+import type { AnyChain } from '../chain.js';
+import type { ChainContext, ChainEvent, StepInvocation } from '../machine/chain-context.js';
+import { compensationActorId, REPORT_FAILURE, stepActorId, type StepDef } from '../machine/compile-machine.js';
+import { pureInitialTransition, pureTransition } from '../machine/pure-transition.js';
+import type { TaskMessage, TimerMessage } from '../messages.js';
+import type { HistoryEntry, NewOutboxEntry, PendingMessage, RunRecord, RunStatus } from '../ports/store.js';
+import type { FailureReport } from './failure-report.js';
+
+export interface Decision {
+  readonly record: RunRecord;
+  readonly history: HistoryEntry[];
+  readonly outbox: NewOutboxEntry[];
+  /** The resolved snapshot, kept in memory so the next transition can skip re-resolving. */
+  readonly snapshot: AnyMachineSnapshot;
+}
+
+/** Persisted form of a chain machine snapshot. */
+export interface PersistedChainSnapshot {
+  readonly value: unknown;
+  readonly context: ChainContext;
+}
+
+interface Phase {
+  readonly status: RunStatus;
+  readonly step: string | undefined;
+  readonly substate: 'running' | 'retrying' | undefined;
+  readonly compensation: boolean;
+}
+
+export function phaseOf(snapshot: AnyMachineSnapshot): Phase {
+  const value = snapshot.value as string | Record<string, unknown>;
+  if (typeof value === 'string') {
+    const status = value as RunStatus;
+    return { status, step: undefined, substate: undefined, compensation: false };
+  }
+  const [top, inner] = Object.entries(value)[0] ?? [];
+  if (top === 'compensating' && inner && typeof inner === 'object') {
+    const [step, sub] = Object.entries(inner as Record<string, string>)[0] ?? [];
+    return { status: 'compensating', step, substate: sub as Phase['substate'], compensation: true };
+  }
+  const substate = inner as Phase['substate'];
+  return { status: substate === 'retrying' ? 'retrying' : 'running', step: top, substate, compensation: false };
+}
+
+interface ActorInfo {
+  readonly step: StepDef;
+  readonly compensation: boolean;
+}
+
+const actorIndex = new WeakMap<AnyChain, Map<string, ActorInfo>>();
+export function actorInfo(chain: AnyChain, actorId: string): ActorInfo | undefined {
+  let index = actorIndex.get(chain);
+  if (!index) {
+    index = new Map();
+    for (const step of chain.steps) {
+      index.set(stepActorId(step.key), { step, compensation: false });
+      index.set(compensationActorId(step.key), { step, compensation: true });
+    }
+    actorIndex.set(chain, index);
+  }
+  return index.get(actorId);
+}
+
+export function stepByKey(chain: AnyChain, key: string | undefined): StepDef | undefined {
+  return key === undefined ? undefined : chain.steps.find((s) => s.key === key);
+}
+
+interface RawAction {
+  readonly type: string;
+  readonly params?: unknown;
+}
+
+function toOutbox(chain: AnyChain, runId: string, next: AnyMachineSnapshot, actions: readonly RawAction[], now: number) {
+  const context = next.context as ChainContext;
+  const outbox: NewOutboxEntry[] = [];
+  const pending: PendingMessage[] = [];
+  for (const action of actions) {
+    if (action.type === 'xstate.spawnChild') {
+      const params = action.params as { id: string; input: StepInvocation };
+      const info = actorInfo(chain, params.id);
+      if (!info) continue;
+      const message: TaskMessage = {
+        v: 1,
+        kind: 'task',
+        runId,
+        chain: chain.name,
+        step: info.step.key,
+        task: info.step.task.name,
+        attempt: params.input.attempt,
+        compensation: info.compensation,
+        input: params.input.input,
+        ...(info.compensation ? { output: params.input.output } : {}),
+      };
+      const entry = {
+        queue: info.step.task.queue,
+        body: JSON.stringify(message),
+        options: { deduplicationId: `${runId}:${params.id}:${params.input.attempt}`, groupId: runId },
+      };
+      outbox.push(entry);
+      pending.push(entry);
+    } else if (action.type === 'xstate.raise') {
+      const params = action.params as { event: { type: string }; delay?: number };
+      if (params.delay === undefined) continue;
+      const phase = phaseOf(next);
+      const step = stepByKey(chain, phase.step);
+      const message: TimerMessage = {
+        v: 1,
+        kind: 'timer',
+        runId,
+        chain: chain.name,
+        event: params.event.type,
+        attempt: context.attempt,
+        dueAt: now + params.delay,
+      };
+      const entry = {
+        queue: step?.task.queue ?? chain.steps[0]?.task.queue ?? 'taskchart',
+        body: JSON.stringify(message),
+        options: { delayMs: params.delay, deduplicationId: `${runId}:${params.event.type}:${context.attempt}`, groupId: runId },
+        dueAt: message.dueAt,
+      };
+      outbox.push(entry);
+      pending.push(entry);
+    } else if (action.type === REPORT_FAILURE) {
+      const failure = context.compensationFailure ?? context.failure;
+      if (!failure) continue;
+      const report: FailureReport = { runId, chain: chain.name, ...failure };
+      outbox.push({ queue: null, body: JSON.stringify(report) });
+    }
+  }
+  return { outbox, pending };
+}
+
+function historyOf(chain: AnyChain, before: Phase | undefined, beforeAttempt: number, next: AnyMachineSnapshot, event: ChainEvent | undefined, now: number): HistoryEntry[] {
+  const history: HistoryEntry[] = [];
+  const context = next.context as ChainContext;
+  const after = phaseOf(next);
+  if (!before) history.push({ at: now, type: 'run.started' });
+  if (event && (event.type.startsWith('xstate.done.actor.') || event.type.startsWith('xstate.error.actor.'))) {
+    const done = event.type.startsWith('xstate.done.actor.');
+    const info = actorInfo(chain, event.type.slice(done ? 'xstate.done.actor.'.length : 'xstate.error.actor.'.length));
+    if (info) {
+      const attempt = event.attempt ?? beforeAttempt;
+      const prefix = info.compensation ? 'compensation' : 'step';
+      history.push(
+        done
+          ? { at: now, type: `${prefix}.completed`, step: info.step.key, attempt }
+          : { at: now, type: `${prefix}.failed`, step: info.step.key, attempt, ...('error' in event ? { error: event.error } : {}) },
+      );
+    }
+  }
+  if (after.status === 'completed' || after.status === 'failed' || after.status === 'compensated') {
+    history.push({ at: now, type: `run.${after.status}` });
+    return history;
+  }
+  const prefix = after.compensation ? 'compensation' : 'step';
+  if (after.substate === 'retrying') {
+    history.push({ at: now, type: `${prefix}.retrying`, step: after.step, attempt: context.attempt, delayMs: context.retryDelayMs });
+  } else if (
+    !before ||
+    before.step !== after.step ||
+    before.compensation !== after.compensation ||
+    before.substate !== after.substate ||
+    beforeAttempt !== context.attempt
+  ) {
+    history.push({ at: now, type: `${prefix}.started`, step: after.step, attempt: context.attempt });
+  }
+  return history;
+}
+
+export interface DecideOptions {
+  /**
+   * Whether the run records copies of the messages it waits on (`RunRecord.pending`). Only a
+   * runtime on a non-durable broker needs them: it re-dispatches from them on start.
+   * @defaultValue true
+   */
+  readonly keepPending?: boolean;
+}
+
+function buildRecord(
+  chain: AnyChain,
+  base: { id: string; input: unknown; createdAt: number; version: number; pending: readonly PendingMessage[] },
+  next: AnyMachineSnapshot,
+  newPending: PendingMessage[] | undefined,
+  now: number,
+  keepPending: boolean,
+): RunRecord {
+  const context = next.context as ChainContext;
+  const phase = phaseOf(next);
+  const terminal = phase.status === 'completed' || phase.status === 'failed' || phase.status === 'compensated';
+  const failure = context.failure;
+  return {
+    id: base.id,
+    chain: chain.name,
+    status: phase.status,
+    version: base.version,
+    step: phase.step,
+    attempt: context.attempt,
+    snapshot: { value: next.value, context } satisfies PersistedChainSnapshot,
+    input: base.input,
+    ...(phase.status === 'completed' ? { output: next.output } : {}),
+    ...(failure && phase.status !== 'completed' ? { error: failure.error, failedTask: failure.task } : {}),
+    pending: terminal || !keepPending ? [] : (newPending ?? base.pending),
+    createdAt: base.createdAt,
+    updatedAt: now,
+  };
+}
+
+/** The first transition of a run. */
+export function decideStart(chain: AnyChain, runId: string, input: unknown, now: number, { keepPending = true }: DecideOptions = {}): Decision {
+  const [next, actions] = pureInitialTransition(chain.machine as AnyStateMachine, input);
+  const { outbox, pending } = toOutbox(chain, runId, next, actions as readonly RawAction[], now);
+  return {
+    record: buildRecord(chain, { id: runId, input, createdAt: now, version: 1, pending: [] }, next, pending, now, keepPending),
+    history: historyOf(chain, undefined, 0, next, undefined, now),
+    outbox,
+    snapshot: next,
+  };
+}
+
+/** Restores the machine snapshot of a stored run. */
+export function restoreSnapshot(chain: AnyChain, record: RunRecord): AnyMachineSnapshot {
+  const persisted = record.snapshot as PersistedChainSnapshot;
+  return chain.machine.resolveState({ value: persisted.value as never, context: persisted.context });
+}
+
+/**
+ * Applies `event` to a stored run. Returns `undefined` when the machine ignores the event (a
+ * duplicate, a stale attempt's result, a superseded timer): exactly-once transitions.
+ */
+export function decideEvent(
+  chain: AnyChain,
+  record: RunRecord,
+  snapshot: AnyMachineSnapshot,
+  event: ChainEvent,
+  now: number,
+  { keepPending = true }: DecideOptions = {},
+): Decision | undefined {
+  const [next, actions] = pureTransition(chain.machine as AnyStateMachine, snapshot, event);
+  if (next === snapshot || (next.value === snapshot.value && next.context === snapshot.context) || actions.length === 0) {
+    return undefined;
+  }
+  const before = phaseOf(snapshot);
+  const { outbox, pending } = toOutbox(chain, record.id, next, actions as readonly RawAction[], now);
+  return {
+    // A transition that dispatches nothing new keeps waiting on what it waited on.
+    record: buildRecord(chain, { ...record, version: record.version + 1 }, next, pending.length > 0 ? pending : undefined, now, keepPending),
+    history: historyOf(chain, before, record.attempt, next, event, now),
+    outbox,
+    snapshot: next,
+  };
+}

@@ -1,0 +1,107 @@
+import type { AnyChain } from '../chain.js';
+import type { Clock } from '../clock.js';
+import type { ChainEvent } from '../machine/chain-context.js';
+import { parseMessage, verifySignature, type TaskMessage, type TimerMessage } from '../messages.js';
+import type { Delivery } from '../ports/broker.js';
+import { isTerminal, type RunRecord } from '../ports/store.js';
+import { stepByKey } from './decide.js';
+import { executeTask } from './execute-task.js';
+import type { OutboxRelay } from './outbox-relay.js';
+import type { RunEngine } from './run-engine.js';
+import type { Logger } from './runtime-options.js';
+
+export interface HandlerDeps {
+  readonly engine: RunEngine;
+  /** Publishes (signed, delay capped to the broker's) the re-delayed hop of an early timer. */
+  readonly relay: OutboxRelay;
+  readonly chains: ReadonlyMap<string, AnyChain>;
+  readonly clock: Clock;
+  readonly random: () => number;
+  readonly signingKey: string | undefined;
+  readonly shutdown: AbortSignal;
+  readonly logger: Logger;
+}
+
+/** Whether `message` is what run `record` is waiting for right now. */
+function isCurrent(record: RunRecord, message: TaskMessage): boolean {
+  if (isTerminal(record.status) || record.step !== message.step || record.attempt !== message.attempt) return false;
+  return message.compensation ? record.status === 'compensating' : record.status === 'running';
+}
+
+/**
+ * Handles one delivery from a task queue: validates it (dead-lettering what cannot be handled,
+ * with the reason), runs the step, applies its outcome to the run, and acks only after the
+ * transition is committed. Never throws.
+ */
+export async function handleDelivery(queue: string, delivery: Delivery, deps: HandlerDeps): Promise<void> {
+  const { logger } = deps;
+  const deadLetter = async (reason: string) => {
+    logger.warn(`dead-lettered a message: ${reason}`);
+    await delivery.deadLetter(reason);
+  };
+  try {
+    if (deps.signingKey) {
+      const problem = verifySignature(delivery.body, delivery.headers, deps.signingKey);
+      if (problem) return await deadLetter(problem);
+    }
+    const parsed = parseMessage(delivery.body);
+    if (!parsed.ok) return await deadLetter(parsed.reason);
+    const message = parsed.message;
+    const chain = deps.chains.get(message.chain);
+    if (!chain) return await deadLetter(`unknown chain "${message.chain}" (run ${message.runId}): this runtime was not given it in createRuntime({ chains })`);
+    if (message.kind === 'task') {
+      const step = stepByKey(chain, message.step);
+      if (!step || step.task.name !== message.task) {
+        return await deadLetter(`unknown task "${message.task}" for step "${message.step}" of chain "${message.chain}" (run ${message.runId})`);
+      }
+      if (message.compensation && !step.task.compensate) return await deadLetter(`task "${message.task}" has no compensate function (run ${message.runId})`);
+      await handleTask(delivery, message, step, deps, deadLetter);
+    } else {
+      await handleTimer(queue, delivery, message, deps, deadLetter);
+    }
+  } catch (error) {
+    // The store or broker failed: give the message back; it is redelivered and retried.
+    logger.warn('could not handle a message; it will be redelivered', { error: String(error) });
+    await delivery.nack({ delayMs: 1000 }).catch(() => undefined);
+  }
+}
+
+async function handleTask(
+  delivery: Delivery,
+  message: TaskMessage,
+  step: NonNullable<ReturnType<typeof stepByKey>>,
+  deps: HandlerDeps,
+  deadLetter: (reason: string) => Promise<void>,
+): Promise<void> {
+  let loaded = await deps.engine.load(message.runId);
+  if (loaded && !isCurrent(loaded.record, message)) loaded = await deps.engine.load(message.runId, true);
+  if (!loaded) return deadLetter(`unknown run "${message.runId}" (chain "${message.chain}"): not in the store`);
+  if (loaded.record.chain !== message.chain) return deadLetter(`run "${message.runId}" belongs to chain "${loaded.record.chain}", not "${message.chain}"`);
+  if (!isCurrent(loaded.record, message)) {
+    // A duplicate or an old attempt's message: the run has moved on. Nothing to do.
+    await delivery.ack();
+    return;
+  }
+  const event: ChainEvent = await executeTask(step, message, { clock: deps.clock, random: deps.random, shutdown: deps.shutdown });
+  await deps.engine.apply(message.runId, event);
+  await delivery.ack();
+}
+
+async function handleTimer(
+  queue: string,
+  delivery: Delivery,
+  message: TimerMessage,
+  deps: HandlerDeps,
+  deadLetter: (reason: string) => Promise<void>,
+): Promise<void> {
+  const remaining = message.dueAt - deps.clock.now();
+  if (remaining > 0) {
+    // Delivered early (the broker caps delays, e.g. SQS at 15 minutes): delay another hop.
+    await deps.relay.send(message.runId, queue, delivery.body, { delayMs: remaining, groupId: message.runId });
+    await delivery.ack();
+    return;
+  }
+  const result = await deps.engine.apply(message.runId, { type: message.event as `xstate.after.${string}`, attempt: message.attempt });
+  if (result === 'unknown-run') return deadLetter(`unknown run "${message.runId}" (chain "${message.chain}"): not in the store`);
+  await delivery.ack();
+}

@@ -1,0 +1,116 @@
+import { describe, expect, it } from 'vitest';
+import { chain, task, type RunRecord, type SerializedError } from '../src/index.js';
+import type { ChainEvent } from '../src/machine/chain-context.js';
+import { decideEvent, decideStart, restoreSnapshot, type Decision } from '../src/runtime/decide.js';
+
+const a = task('a', (x: number) => x + 1, { compensate: () => undefined });
+const b = task('b', (x: number) => x * 2, { retry: { maxRetries: 2, backoff: { initial: 1000, jitter: 'none' } } });
+const c = chain('c', a, b);
+const err = (message: string, retryable = true): SerializedError => ({ name: 'Error', message, retryable });
+
+/** Applies events one after another the way the runtime does: through stored JSON every time. */
+function replay(events: ChainEvent[]) {
+  let decision: Decision = decideStart(c, 'run-1', 1, 0);
+  const ignored: string[] = [];
+  let record: RunRecord = JSON.parse(JSON.stringify(decision.record)) as RunRecord;
+  events.forEach((event, i) => {
+    const next = decideEvent(c, record, restoreSnapshot(c, record), event, (i + 1) * 1000);
+    if (!next) {
+      ignored.push(event.type);
+      return;
+    }
+    decision = next;
+    record = JSON.parse(JSON.stringify(next.record)) as RunRecord;
+  });
+  return { record, ignored, decision };
+}
+
+describe('decider', () => {
+  it('starts a run by dispatching its first step', () => {
+    const d = decideStart(c, 'run-1', 1, 0);
+    expect(d.record).toMatchObject({ id: 'run-1', status: 'running', step: 'a', attempt: 1, version: 1 });
+    expect(d.outbox).toHaveLength(1);
+    expect(JSON.parse(d.outbox[0]?.body ?? '')).toMatchObject({ kind: 'task', runId: 'run-1', step: 'a', task: 'a', attempt: 1, input: 1 });
+    expect(d.history.map((h) => h.type)).toEqual(['run.started', 'step.started']);
+  });
+
+  it('advances through stored JSON snapshots to completion', () => {
+    const { record } = replay([
+      { type: 'xstate.done.actor.a', output: 2, attempt: 1 },
+      { type: 'xstate.done.actor.b', output: 4, attempt: 1 },
+    ]);
+    expect(record).toMatchObject({ status: 'completed', output: 4, pending: [] });
+  });
+
+  it('ignores a duplicate completion (exactly-once transitions)', () => {
+    const { record, ignored } = replay([
+      { type: 'xstate.done.actor.a', output: 2, attempt: 1 },
+      { type: 'xstate.done.actor.a', output: 2, attempt: 1 },
+    ]);
+    expect(ignored).toEqual(['xstate.done.actor.a']);
+    expect(record).toMatchObject({ status: 'running', step: 'b', version: 2 });
+  });
+
+  it("ignores an old attempt's error and a superseded timer", () => {
+    const timer = 'xstate.after.retryDelay.c.b.retrying';
+    const { record, ignored } = replay([
+      { type: 'xstate.done.actor.a', output: 2, attempt: 1 },
+      { type: 'xstate.error.actor.b', error: err('one'), attempt: 1, random: 0 },
+      { type: timer, attempt: 2 },
+      { type: 'xstate.error.actor.b', error: err('one again'), attempt: 1, random: 0 }, // stale: attempt 1
+      { type: 'xstate.error.actor.b', error: err('two'), attempt: 2, random: 0 },
+      { type: timer, attempt: 2 }, // superseded: the pending timer is attempt 3's
+    ]);
+    expect(ignored).toEqual(['xstate.error.actor.b', timer]);
+    expect(record).toMatchObject({ status: 'retrying', step: 'b', attempt: 3 });
+  });
+
+  it('dispatches a timer with its due time when a step fails', () => {
+    const { decision } = replay([
+      { type: 'xstate.done.actor.a', output: 2, attempt: 1 },
+      { type: 'xstate.error.actor.b', error: err('one'), attempt: 1, random: 0 },
+    ]);
+    const timer = JSON.parse(decision.outbox[0]?.body ?? '') as { kind: string; dueAt: number; attempt: number };
+    expect(timer).toMatchObject({ kind: 'timer', attempt: 2, dueAt: 2000 + 1000 });
+    expect(decision.outbox[0]?.options?.delayMs).toBe(1000);
+    expect(decision.record.pending).toHaveLength(1);
+    expect(decision.history.map((h) => [h.type, h.delayMs])).toEqual([
+      ['step.failed', undefined],
+      ['step.retrying', 1000],
+    ]);
+  });
+
+  it('after the last retry reports the failure and compensates completed steps', () => {
+    const timer = 'xstate.after.retryDelay.c.b.retrying';
+    const { decision, record } = replay([
+      { type: 'xstate.done.actor.a', output: 2, attempt: 1 },
+      { type: 'xstate.error.actor.b', error: err('1'), attempt: 1, random: 0 },
+      { type: timer, attempt: 2 },
+      { type: 'xstate.error.actor.b', error: err('2'), attempt: 2, random: 0 },
+      { type: timer, attempt: 3 },
+      { type: 'xstate.error.actor.b', error: err('3'), attempt: 3, random: 0 },
+    ]);
+    expect(record).toMatchObject({ status: 'compensating', step: 'a', failedTask: 'b' });
+    const hook = decision.outbox.find((o) => o.queue === null);
+    expect(JSON.parse(hook?.body ?? '')).toMatchObject({ runId: 'run-1', chain: 'c', task: 'b', step: 'b', input: 2, attempts: 3, compensation: false });
+    const undo = decision.outbox.find((o) => o.queue !== null);
+    expect(JSON.parse(undo?.body ?? '')).toMatchObject({ kind: 'task', compensation: true, step: 'a', input: 1, output: 2 });
+  });
+
+  it('fails at once on a non-retryable error, with nothing to compensate', () => {
+    const { record } = replay([{ type: 'xstate.error.actor.a', error: err('bad input', false), attempt: 1, random: 0 }]);
+    expect(record).toMatchObject({ status: 'failed', failedTask: 'a', error: { message: 'bad input' } });
+  });
+});
+
+describe('decider: pending copies', () => {
+  it('records the messages a run waits on only when asked (non-durable brokers re-dispatch from them)', () => {
+    expect(decideStart(c, 'r', 1, 0).record.pending).toHaveLength(1);
+    const durable = decideStart(c, 'r', 1, 0, { keepPending: false });
+    expect(durable.record.pending).toEqual([]);
+    expect(durable.outbox).toHaveLength(1);
+    const next = decideEvent(c, durable.record, durable.snapshot, { type: 'xstate.done.actor.a', output: 2, attempt: 1 }, 1, { keepPending: false });
+    expect(next?.record.pending).toEqual([]);
+    expect(next?.outbox).toHaveLength(1);
+  });
+});

@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import { chain, createRuntime, InvalidOptionError, parseDuration, sqliteStore, task, type Broker } from '../src/index.js';
+
+const noopBroker: Broker = {
+  name: 'none',
+  capabilities: { durable: false, maxDelayMs: Infinity, deduplicates: false },
+  publish: async () => undefined,
+  consume: async () => ({ cancel: async () => undefined }),
+  close: async () => undefined,
+};
+
+describe('durations', () => {
+  it.each([
+    [250, 250],
+    ['250ms', 250],
+    ['4s', 4000],
+    ['1.5s', 1500],
+    ['10m', 600_000],
+    ['2h', 7_200_000],
+    ['1d', 86_400_000],
+    ['4 s', 4000],
+  ])('parses %j', (input, ms) => expect(parseDuration(input, 'x')).toBe(ms));
+
+  it.each([['4 parsecs'], ['-1s'], [-5], [Number.NaN], ['s'], [{}]])('rejects %j naming the option', (input) => {
+    expect(() => parseDuration(input, 'task "t": timeout')).toThrow(/^task "t": timeout: /);
+  });
+});
+
+describe('definition-time validation', () => {
+  const ok = task('ok', (x: number) => x);
+
+  it('names the option of a bad task', () => {
+    expect(() => task('riskCheck', (x: number) => x, { timeout: '4 parsecs' as never })).toThrow('task "riskCheck": timeout: "4 parsecs" is not a duration');
+    expect(() => task('riskCheck', (x: number) => x, { retry: { maxRetries: -2 } })).toThrow('task "riskCheck": retry.maxRetries');
+    expect(() => task('bad name!', (x: number) => x)).toThrow(InvalidOptionError);
+    expect(() => task('t', (x: number) => x, { queue: 'jobs.dead' })).toThrow("task \"t\": queue: must not end with '.dead'");
+    expect(() => task('t', 'nope' as never)).toThrow('task "t": run: must be a function');
+    expect(() => task('t', (x: number) => x, { compensateRetry: { backoff: { factor: 0 } } })).toThrow('task "t" compensation: retry.backoff.factor');
+  });
+
+  it('rejects a chain of zero tasks', () => {
+    expect(() => (chain as (name: string) => unknown)('empty')).toThrow('chain "empty": tasks: a chain needs at least one task');
+  });
+
+  it('rejects a chain given something that is not a task', () => {
+    expect(() => (chain as (name: string, ...t: unknown[]) => unknown)('c', ok, { name: 'fake' })).toThrow('chain "c": tasks[1]: must be a task created with task()');
+  });
+
+  it('rejects two different tasks sharing a name', () => {
+    const a = chain('a', task('same', (x: number) => x));
+    const b = chain('b', task('same', (x: number) => x + 1));
+    expect(() => createRuntime({ broker: noopBroker, store: sqliteStore(':memory:'), chains: [a, b] })).toThrow('duplicate task name "same"');
+  });
+
+  it('rejects duplicate chain names and bad runtime options', () => {
+    const store = sqliteStore(':memory:');
+    expect(() => createRuntime({ broker: noopBroker, store, chains: [chain('x', ok), chain('x', ok)] })).toThrow('duplicate chain name "x"');
+    expect(() => createRuntime({ broker: noopBroker, store, chains: [] })).toThrow('createRuntime: chains: must list at least one chain');
+    expect(() => createRuntime({ broker: noopBroker, store, chains: [chain('y', ok)], prefetch: 0 })).toThrow('createRuntime: prefetch: must be a whole number >= 1, got 0');
+    expect(() => createRuntime({ broker: {} as Broker, store, chains: [chain('z', ok)] })).toThrow('createRuntime: broker: must be a Broker');
+    expect(() => createRuntime({ broker: noopBroker, store, chains: [chain('w', ok)], signingKey: 'short' })).toThrow('createRuntime: signingKey');
+  });
+
+  it('allows one task twice in a chain, as separate steps', () => {
+    const twice = chain('twice', ok, ok);
+    expect(twice.steps.map((s) => s.key)).toEqual(['ok', 'ok_2']);
+  });
+});
