@@ -1,0 +1,1 @@
+export { memoryBroker, MemoryBroker, MemoryHub, type MemoryBrokerOptions } from './memory-broker.js';

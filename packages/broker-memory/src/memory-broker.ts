@@ -1,0 +1,245 @@
+import { randomUUID } from 'node:crypto';
+import {
+  DEAD_LETTER_QUEUE_HEADER,
+  DEAD_LETTER_REASON_HEADER,
+  deadLetterQueueName,
+  InvalidOptionError,
+  systemClock,
+  type Broker,
+  type Clock,
+  type ConsumeOptions,
+  type Consumer,
+  type Delivery,
+  type DeliveryHandler,
+  type MessageHeaders,
+  type PublishOptions,
+} from '@taskchart/core';
+
+export interface MemoryBrokerOptions {
+  /** Prepended to every queue name, to keep several runtimes apart on one hub. @defaultValue '' */
+  queuePrefix?: string;
+  /** Time source for delayed messages. @defaultValue the system clock */
+  clock?: Clock;
+  /**
+   * Queues to share with other `memoryBroker` handles in this process (each handle then acts
+   * like one connection to the same broker). @defaultValue a hub of this broker's own
+   */
+  hub?: MemoryHub;
+}
+
+interface StoredMessage {
+  readonly id: string;
+  readonly body: string;
+  readonly headers: MessageHeaders;
+  redeliveries: number;
+}
+
+interface ConsumerState {
+  readonly handler: DeliveryHandler;
+  readonly prefetch: number;
+  readonly owner: MemoryBroker;
+  inFlight: number;
+  cancelled: boolean;
+  readonly running: Set<Promise<void>>;
+}
+
+class MemoryQueue {
+  readonly ready: StoredMessage[] = [];
+  readonly consumers: ConsumerState[] = [];
+  private next = 0;
+  private scheduled = false;
+
+  constructor(
+    readonly name: string,
+    private readonly hub: MemoryHub,
+    /** The queue's name without its broker's prefix (what dead letters record). */
+    readonly logicalName: string,
+  ) {}
+
+  enqueue(message: StoredMessage): void {
+    this.ready.push(message);
+    this.schedulePump();
+  }
+
+  schedulePump(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    queueMicrotask(() => {
+      this.scheduled = false;
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.ready.length > 0) {
+      const consumer = this.pickConsumer();
+      if (!consumer) return;
+      const message = this.ready.shift() as StoredMessage;
+      this.deliver(consumer, message);
+    }
+  }
+
+  private pickConsumer(): ConsumerState | undefined {
+    const n = this.consumers.length;
+    for (let i = 0; i < n; i++) {
+      const c = this.consumers[(this.next + i) % n];
+      if (c && !c.cancelled && c.inFlight < c.prefetch) {
+        this.next = (this.next + i + 1) % n;
+        return c;
+      }
+    }
+    return undefined;
+  }
+
+  private deliver(consumer: ConsumerState, message: StoredMessage): void {
+    consumer.inFlight++;
+    let settled = false;
+    const settle = (action: () => void) => {
+      if (settled) return;
+      settled = true;
+      action();
+    };
+    const delivery: Delivery = {
+      id: message.id,
+      body: message.body,
+      headers: message.headers,
+      redeliveries: message.redeliveries,
+      ack: async () => settle(() => undefined),
+      nack: async (options) =>
+        settle(() => {
+          message.redeliveries++;
+          this.hub.enqueueAfter(this, message, options?.delayMs ?? 0);
+        }),
+      deadLetter: async (reason) =>
+        settle(() => {
+          const prefix = this.name.slice(0, this.name.length - this.logicalName.length);
+          this.hub.queue(prefix + deadLetterQueueName(this.logicalName), deadLetterQueueName(this.logicalName)).enqueue({
+            id: message.id,
+            body: message.body,
+            headers: { ...message.headers, [DEAD_LETTER_REASON_HEADER]: reason, [DEAD_LETTER_QUEUE_HEADER]: this.logicalName },
+            redeliveries: 0,
+          });
+        }),
+    };
+    const run = (async () => {
+      try {
+        await consumer.handler(delivery);
+      } catch {
+        // A handler that throws gives the message back, as a real broker would on nack.
+      }
+      // Unsettled after the handler returned: give it back (redelivered).
+      settle(() => {
+        message.redeliveries++;
+        this.enqueue(message);
+      });
+      consumer.inFlight--;
+      this.schedulePump();
+    })();
+    consumer.running.add(run);
+    void run.finally(() => consumer.running.delete(run));
+  }
+}
+
+/** The queues of an in-process broker. Share one between handles to model several connections. */
+export class MemoryHub {
+  private readonly queues = new Map<string, MemoryQueue>();
+  private readonly timers = new Set<ReturnType<Clock['setTimeout']>>();
+
+  constructor(readonly clock: Clock = systemClock) {}
+
+  queue(name: string, logicalName = name): MemoryQueue {
+    let q = this.queues.get(name);
+    if (!q) {
+      q = new MemoryQueue(name, this, logicalName);
+      this.queues.set(name, q);
+    }
+    return q;
+  }
+
+  enqueueAfter(queue: MemoryQueue, message: StoredMessage, delayMs: number): void {
+    if (delayMs <= 0) {
+      queue.enqueue(message);
+      return;
+    }
+    const handle = this.clock.setTimeout(() => {
+      this.timers.delete(handle);
+      queue.enqueue(message);
+    }, delayMs);
+    this.timers.add(handle);
+  }
+
+  /** Messages waiting in `queue` (not counting delayed or in-flight ones). */
+  depth(queue: string): number {
+    return this.queues.get(queue)?.ready.length ?? 0;
+  }
+
+  /** Drops every queued and delayed message (what a process crash does to an in-memory broker). */
+  clear(): void {
+    for (const handle of this.timers) this.clock.clearTimeout(handle);
+    this.timers.clear();
+    for (const q of this.queues.values()) q.ready.length = 0;
+  }
+}
+
+/**
+ * The in-process broker: the reference adapter of the broker contract. Messages live in this
+ * process's memory, so it is not durable: the runtime keeps every pending step and timer in
+ * the store and re-dispatches them on start.
+ */
+export class MemoryBroker implements Broker {
+  readonly name = 'memory';
+  readonly capabilities = { durable: false, maxDelayMs: Number.POSITIVE_INFINITY, deduplicates: false } as const;
+  readonly hub: MemoryHub;
+  private readonly prefix: string;
+  private readonly consumers = new Set<{ queue: MemoryQueue; state: ConsumerState }>();
+  private readonly ownsHub: boolean;
+  private closed = false;
+
+  constructor(options: MemoryBrokerOptions = {}) {
+    const prefix = options.queuePrefix ?? '';
+    if (typeof prefix !== 'string') throw new InvalidOptionError('memoryBroker: queuePrefix', 'must be a string');
+    this.prefix = prefix;
+    this.ownsHub = options.hub === undefined;
+    this.hub = options.hub ?? new MemoryHub(options.clock ?? systemClock);
+  }
+
+  async publish(queue: string, body: string, options: PublishOptions = {}): Promise<void> {
+    if (this.closed) throw new Error(`memory broker is closed: cannot publish to "${queue}"`);
+    const delayMs = options.delayMs ?? 0;
+    if (!Number.isFinite(delayMs) || delayMs < 0) throw new InvalidOptionError('publish: delayMs', `must be a finite number >= 0, got ${delayMs}`);
+    this.hub.enqueueAfter(this.hub.queue(this.prefix + queue, queue), { id: randomUUID(), body, headers: { ...options.headers }, redeliveries: 0 }, delayMs);
+  }
+
+  async consume(queue: string, handler: DeliveryHandler, options: ConsumeOptions = {}): Promise<Consumer> {
+    if (this.closed) throw new Error(`memory broker is closed: cannot consume "${queue}"`);
+    const prefetch = options.prefetch ?? 16;
+    if (!Number.isInteger(prefetch) || prefetch < 1) throw new InvalidOptionError('consume: prefetch', `must be a whole number >= 1, got ${prefetch}`);
+    const q = this.hub.queue(this.prefix + queue, queue);
+    const state: ConsumerState = { handler, prefetch, owner: this, inFlight: 0, cancelled: false, running: new Set() };
+    q.consumers.push(state);
+    const entry = { queue: q, state };
+    this.consumers.add(entry);
+    q.schedulePump();
+    return { cancel: () => this.cancel(entry) };
+  }
+
+  private async cancel(entry: { queue: MemoryQueue; state: ConsumerState }): Promise<void> {
+    entry.state.cancelled = true;
+    const index = entry.queue.consumers.indexOf(entry.state);
+    if (index >= 0) entry.queue.consumers.splice(index, 1);
+    this.consumers.delete(entry);
+    while (entry.state.running.size > 0) await Promise.allSettled([...entry.state.running]);
+    entry.queue.schedulePump();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.consumers].map((c) => this.cancel(c)));
+    if (this.ownsHub) this.hub.clear();
+  }
+}
+
+export function memoryBroker(options: MemoryBrokerOptions = {}): MemoryBroker {
+  return new MemoryBroker(options);
+}
