@@ -1,0 +1,217 @@
+/**
+ * The RabbitMQ adapter of the broker port.
+ *
+ * Topology (names after `queuePrefix`): the work queue `<queue>`, its dead letters in
+ * `<queue>.dead`, and one shared delay ladder (`taskchart.delay` headers exchange, up to 26 TTL
+ * queues `taskchart.delay.<2^k>ms`). See `delay-ladder.ts` and the README.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Channel, ConsumeMessage, MessagePropertyHeaders, Options } from 'amqplib';
+import {
+  DEAD_LETTER_QUEUE_HEADER,
+  DEAD_LETTER_REASON_HEADER,
+  deadLetterQueueName,
+  InvalidOptionError,
+  type Broker,
+  type BrokerCapabilities,
+  type ConsumeOptions,
+  type Consumer,
+  type Delivery,
+  type DeliveryHandler,
+  type PublishOptions,
+} from '@taskchart/core';
+import { AmqpConsumer, safeAck, safeRequeue } from './amqp-consumer.js';
+import { AmqpConnection } from './connection.js';
+import { DELAY_LEVEL_HEADER, delayExchangeName, DUE_AT_HEADER, pickDelayLevel } from './delay-ladder.js';
+import { AmqpUnavailableError } from './errors.js';
+import { numericHeader, REDELIVERIES_HEADER, TRANSIENT_HEADERS, userHeaders } from './headers.js';
+import { compileOptions, type AmqpBrokerOptions, type ResolvedAmqpOptions } from './options.js';
+import { DeclarationCache, Topology, type TopologyNames } from './topology.js';
+
+function validDelay(option: string, delayMs: number | undefined): number {
+  const ms = delayMs ?? 0;
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) throw new InvalidOptionError(option, `must be a finite number >= 0, got ${String(ms)}`);
+  return ms;
+}
+
+export class AmqpBroker implements Broker {
+  readonly name = 'amqp';
+  /** Durable; any delay (hops of at most 2^25 ms are chained); no deduplication (RabbitMQ has none built in). */
+  readonly capabilities: BrokerCapabilities = { durable: true, maxDelayMs: Number.POSITIVE_INFINITY, deduplicates: false };
+  readonly options: ResolvedAmqpOptions;
+  private readonly topology = new Topology();
+  private readonly connection: AmqpConnection;
+  private readonly declarations: DeclarationCache;
+  private readonly consumers = new Set<AmqpConsumer>();
+  private readonly publishing = new Set<Promise<void>>();
+  private closing: Promise<void> | undefined;
+
+  constructor(options: AmqpBrokerOptions) {
+    this.options = compileOptions(options);
+    this.connection = new AmqpConnection(this.options, this.topology);
+    this.declarations = new DeclarationCache(this.options.queuePrefix);
+  }
+
+  /** The queues and exchanges this handle declared so far (full names), e.g. for cleanup with `deleteTopology`. */
+  declared(): TopologyNames {
+    return this.topology.names();
+  }
+
+  async publish(queue: string, body: string, options: PublishOptions = {}): Promise<void> {
+    this.assertOpen(`publish to "${queue}"`);
+    const delayMs = validDelay('publish: delayMs', options.delayMs);
+    const headers: MessagePropertyHeaders = { ...options.headers };
+    const properties: Options.Publish = { persistent: true, messageId: options.deduplicationId ?? randomUUID(), headers };
+    await this.track(this.send(this.options.queuePrefix + queue, Buffer.from(body, 'utf8'), properties, delayMs > 0 ? Date.now() + delayMs : undefined));
+  }
+
+  /**
+   * Sends `content` to the work queue `fullQueue` — directly when `dueAt` is absent or already
+   * reached, otherwise to the delay ladder level that fits the time left. `properties.headers`
+   * must not hold the ladder's headers (see {@link republishProperties}).
+   */
+  private send(fullQueue: string, content: Buffer, properties: Options.Publish, dueAt: number | undefined): Promise<void> {
+    const deadline = Date.now() + this.options.publishTimeoutMs;
+    const level = dueAt === undefined ? undefined : pickDelayLevel(dueAt - Date.now());
+    if (level === undefined) return this.connection.publish(this.declarations.work(fullQueue), '', fullQueue, content, properties, deadline);
+    const headers: MessagePropertyHeaders = { ...properties.headers, [DELAY_LEVEL_HEADER]: String(level), [DUE_AT_HEADER]: String(dueAt) };
+    // Routed by the level header to the level's TTL queue; the routing key (the work queue's
+    // name) is what brings it back when the TTL expires.
+    return this.connection.publish(this.declarations.delayed(fullQueue, level), delayExchangeName(this.options.queuePrefix), fullQueue, content, { ...properties, headers }, deadline);
+  }
+
+  async consume(queue: string, handler: DeliveryHandler, options: ConsumeOptions = {}): Promise<Consumer> {
+    this.assertOpen(`consume "${queue}"`);
+    const prefetch = options.prefetch ?? this.options.prefetch;
+    if (!Number.isInteger(prefetch) || prefetch < 1 || prefetch > 65_535) throw new InvalidOptionError('consume: prefetch', `must be a whole number between 1 and 65535, got ${prefetch}`);
+    const fullQueue = this.options.queuePrefix + queue;
+    const consumer: AmqpConsumer = new AmqpConsumer(
+      this.connection,
+      this.topology,
+      fullQueue,
+      this.declarations.work(fullQueue),
+      prefetch,
+      (message, channel) => this.receive(queue, fullQueue, message, channel, handler),
+      this.options.onError,
+      (c) => this.consumers.delete(c),
+    );
+    this.consumers.add(consumer);
+    try {
+      await consumer.start(Date.now() + this.options.publishTimeoutMs);
+    } catch (error) {
+      this.consumers.delete(consumer);
+      throw error;
+    }
+    return consumer;
+  }
+
+  /** One raw delivery: re-delayed if it is not due yet, otherwise handed to `handler` as a `Delivery`. */
+  private async receive(queue: string, fullQueue: string, message: ConsumeMessage, channel: Channel, handler: DeliveryHandler): Promise<void> {
+    const raw = message.properties.headers;
+    const dueAt = numericHeader(raw, DUE_AT_HEADER);
+    if (dueAt !== undefined && pickDelayLevel(dueAt - Date.now()) !== undefined) {
+      // Back from a delay hop but not due yet: down the ladder again.
+      try {
+        await this.track(this.send(fullQueue, message.content, this.republishProperties(message, raw), dueAt));
+        safeAck(channel, message);
+      } catch (error) {
+        safeRequeue(channel, message);
+        throw error;
+      }
+      return;
+    }
+
+    let settled = false;
+    /** Runs `action` once for this delivery; a failed action gives the message back. */
+    const settle = async (action: () => Promise<void> | void): Promise<void> => {
+      if (settled) return;
+      settled = true;
+      try {
+        await action();
+      } catch (error) {
+        safeRequeue(channel, message);
+        throw error;
+      }
+    };
+    const redeliveries = (numericHeader(raw, REDELIVERIES_HEADER) ?? 0) + (message.fields.redelivered ? 1 : 0);
+    const delivery: Delivery = {
+      id: typeof message.properties.messageId === 'string' ? message.properties.messageId : `${fullQueue}#${message.fields.deliveryTag}`,
+      body: message.content.toString('utf8'),
+      headers: userHeaders(raw),
+      redeliveries,
+      ack: () => settle(() => safeAck(channel, message)),
+      nack: (options) =>
+        settle(async () => {
+          const delayMs = validDelay('nack: delayMs', options?.delayMs);
+          if (delayMs === 0) return safeRequeue(channel, message);
+          // A delayed redelivery is a new message down the ladder; the count travels in a header.
+          const properties = this.republishProperties(message, raw);
+          properties.headers = { ...properties.headers, [REDELIVERIES_HEADER]: String(redeliveries + 1) };
+          await this.track(this.send(fullQueue, message.content, properties, Date.now() + delayMs));
+          safeAck(channel, message);
+        }),
+      deadLetter: (reason) =>
+        settle(async () => {
+          const headers: MessagePropertyHeaders = { ...userHeaders(raw), [DEAD_LETTER_REASON_HEADER]: reason, [DEAD_LETTER_QUEUE_HEADER]: queue };
+          const dead = this.options.queuePrefix + deadLetterQueueName(queue);
+          await this.track(this.send(dead, message.content, { ...this.republishProperties(message, raw), headers }, undefined));
+          safeAck(channel, message);
+        }),
+    };
+    try {
+      await handler(delivery);
+    } catch (error) {
+      this.options.onError(error instanceof Error ? error : new Error(String(error)));
+    }
+    // The handler returned (or threw) without settling: give the message back.
+    if (!settled) {
+      settled = true;
+      safeRequeue(channel, message);
+    }
+  }
+
+  /**
+   * The properties to publish a received message again with: its own, minus RabbitMQ's
+   * dead-lettering bookkeeping and the ladder's headers (the adapter's redelivery count stays).
+   */
+  private republishProperties(message: ConsumeMessage, raw: MessagePropertyHeaders | undefined): Options.Publish {
+    const p = message.properties;
+    const headers: MessagePropertyHeaders = {};
+    if (raw) for (const key of Object.keys(raw)) if (!TRANSIENT_HEADERS.has(key)) headers[key] = raw[key];
+    return {
+      persistent: true,
+      headers,
+      ...(typeof p.messageId === 'string' ? { messageId: p.messageId } : {}),
+      ...(typeof p.contentType === 'string' ? { contentType: p.contentType } : {}),
+      ...(typeof p.correlationId === 'string' ? { correlationId: p.correlationId } : {}),
+    };
+  }
+
+  private track(publish: Promise<void>): Promise<void> {
+    this.publishing.add(publish);
+    void publish.catch(() => undefined).finally(() => this.publishing.delete(publish));
+    return publish;
+  }
+
+  private assertOpen(what: string): void {
+    if (this.closing) throw new AmqpUnavailableError(`amqp broker is closed: cannot ${what}`);
+  }
+
+  /**
+   * Cancels every consumer (in-flight deliveries settle first), waits for publishes in progress
+   * (each bounded by `publishTimeoutMs`), then closes the connection.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await Promise.allSettled([...this.consumers].map((c) => c.cancel()));
+      while (this.publishing.size > 0) await Promise.allSettled([...this.publishing]);
+      await this.connection.close();
+    })();
+    return this.closing;
+  }
+}
+
+/** A RabbitMQ broker. Connects lazily, on the first publish or consume. */
+export function amqpBroker(options: AmqpBrokerOptions): AmqpBroker {
+  return new AmqpBroker(options);
+}

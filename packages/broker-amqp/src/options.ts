@@ -1,0 +1,158 @@
+/**
+ * The options of `amqpBroker`, and their compilation: raw user options are validated and
+ * normalised once, at construction, and every rejection names the option and its allowed range.
+ */
+import { InvalidOptionError } from '@taskchart/core';
+
+export interface AmqpReconnectOptions {
+  /**
+   * Wait before the first reconnect attempt after the connection dropped.
+   * @defaultValue 100
+   */
+  initialDelayMs?: number;
+  /**
+   * The longest wait between two reconnect attempts (the wait doubles from `initialDelayMs`).
+   * @defaultValue 5000
+   */
+  maxDelayMs?: number;
+}
+
+export interface AmqpBrokerOptions {
+  /**
+   * The AMQP URL of the RabbitMQ server, e.g. `amqp://guest:guest@127.0.0.1:5672`. Query
+   * parameters such as `?heartbeat=10` are passed to the server as amqplib reads them.
+   */
+  url: string;
+  /**
+   * Prepended to every queue and exchange name this broker declares, to keep several runtimes
+   * (or tests) apart on one server.
+   * @defaultValue ''
+   */
+  queuePrefix?: string;
+  /**
+   * The default prefetch of `consume` when the caller passes none: the most unacknowledged
+   * deliveries RabbitMQ hands one consumer at once.
+   * @defaultValue 16
+   */
+  prefetch?: number;
+  /**
+   * How long one `publish` may take, waiting for the connection to come back included, before it
+   * rejects. A publish that rejects this way may still have reached the broker (at-least-once);
+   * it never resolves without a publisher confirm. Also bounds how long `consume` waits for a
+   * connection.
+   * @defaultValue 30000
+   */
+  publishTimeoutMs?: number;
+  /**
+   * How long one connection attempt (TCP connect and AMQP handshake) may take.
+   * @defaultValue 10000
+   */
+  connectTimeoutMs?: number;
+  /**
+   * The AMQP heartbeat the adapter asks for, in seconds: a connection that stays silent for about
+   * two heartbeats (a half-open TCP connection, a network partition) is declared dead and replaced.
+   * `0` leaves it to the server (60 s by default). Give it here or as `?heartbeat=` in `url`, not both.
+   * @defaultValue 10
+   */
+  heartbeatSeconds?: number;
+  /** Backoff between reconnect attempts. */
+  reconnect?: AmqpReconnectOptions;
+  /**
+   * The name RabbitMQ shows for this broker's connection (`rabbitmqctl list_connections
+   * client_properties`, management UI).
+   * @defaultValue `taskchart <queuePrefix>`
+   */
+  connectionName?: string;
+  /**
+   * Called with errors the adapter recovers from by itself (a dropped connection, a failed
+   * reconnect attempt), for logging. It must not throw.
+   * @defaultValue does nothing
+   */
+  onError?: (error: Error) => void;
+}
+
+/** Options after validation, every default filled in. */
+export interface ResolvedAmqpOptions {
+  /** The URL as given, with the heartbeat added to its query when it had none. */
+  readonly url: string;
+  readonly queuePrefix: string;
+  readonly prefetch: number;
+  readonly publishTimeoutMs: number;
+  readonly connectTimeoutMs: number;
+  readonly reconnectInitialDelayMs: number;
+  readonly reconnectMaxDelayMs: number;
+  readonly connectionName: string;
+  readonly onError: (error: Error) => void;
+}
+
+/** The longest queue or exchange name AMQP 0-9-1 allows, in bytes. */
+export const MAX_AMQP_NAME_BYTES = 255;
+
+const at = (option: string) => `amqpBroker: ${option}`;
+
+function wholeNumber(option: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `between ${min} and ${max}`;
+    throw new InvalidOptionError(at(option), `must be a whole number ${range}, got ${String(value)}`);
+  }
+  return value;
+}
+
+export function compileOptions(raw: AmqpBrokerOptions): ResolvedAmqpOptions {
+  if (typeof raw !== 'object' || raw === null) throw new InvalidOptionError('amqpBroker', 'options must be an object with at least `url`');
+  const { url } = raw;
+  if (typeof url !== 'string' || !/^amqps?:\/\/./.test(url)) {
+    throw new InvalidOptionError(at('url'), `must be an amqp:// or amqps:// URL, got ${JSON.stringify(url)}`);
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new InvalidOptionError(at('url'), `is not a valid URL: ${JSON.stringify(url)}`);
+  }
+  if (parsed.searchParams.has('heartbeat') && raw.heartbeatSeconds !== undefined) {
+    throw new InvalidOptionError(at('heartbeatSeconds'), 'is also set as ?heartbeat= in url: give it in one place');
+  }
+  // AMQP's heartbeat is a 16-bit number of seconds.
+  const heartbeatSeconds = wholeNumber('heartbeatSeconds', raw.heartbeatSeconds ?? 10, 0, 65_535);
+  const finalUrl = parsed.searchParams.has('heartbeat') ? url : `${url}${parsed.search ? '&' : '?'}heartbeat=${heartbeatSeconds}`;
+  const queuePrefix = raw.queuePrefix ?? '';
+  if (typeof queuePrefix !== 'string') throw new InvalidOptionError(at('queuePrefix'), `must be a string, got ${typeof queuePrefix}`);
+  // Leave room for the longest suffix the adapter adds (".dead", ".delay.33554432ms").
+  if (Buffer.byteLength(queuePrefix) > 128) throw new InvalidOptionError(at('queuePrefix'), 'must be at most 128 bytes long');
+  if (queuePrefix.startsWith('amq.')) throw new InvalidOptionError(at('queuePrefix'), 'must not start with "amq." (reserved by RabbitMQ)');
+
+  // AMQP's basic.qos prefetch-count is a 16-bit field.
+  const prefetch = wholeNumber('prefetch', raw.prefetch ?? 16, 1, 65_535);
+  const publishTimeoutMs = wholeNumber('publishTimeoutMs', raw.publishTimeoutMs ?? 30_000, 1);
+  const connectTimeoutMs = wholeNumber('connectTimeoutMs', raw.connectTimeoutMs ?? 10_000, 1);
+  const reconnect = raw.reconnect ?? {};
+  if (typeof reconnect !== 'object' || reconnect === null) throw new InvalidOptionError(at('reconnect'), 'must be an object');
+  const reconnectInitialDelayMs = wholeNumber('reconnect.initialDelayMs', reconnect.initialDelayMs ?? 100, 0);
+  const reconnectMaxDelayMs = wholeNumber('reconnect.maxDelayMs', reconnect.maxDelayMs ?? 5_000, 1);
+  if (reconnectMaxDelayMs < reconnectInitialDelayMs) {
+    throw new InvalidOptionError(at('reconnect.maxDelayMs'), `must be >= reconnect.initialDelayMs (${reconnectInitialDelayMs}), got ${reconnectMaxDelayMs}`);
+  }
+  const connectionName = raw.connectionName ?? `taskchart ${queuePrefix}`.trim();
+  if (typeof connectionName !== 'string') throw new InvalidOptionError(at('connectionName'), `must be a string, got ${typeof connectionName}`);
+  const onError = raw.onError ?? (() => undefined);
+  if (typeof onError !== 'function') throw new InvalidOptionError(at('onError'), `must be a function, got ${typeof onError}`);
+
+  return {
+    url: finalUrl,
+    queuePrefix,
+    prefetch,
+    publishTimeoutMs,
+    connectTimeoutMs,
+    reconnectInitialDelayMs,
+    reconnectMaxDelayMs,
+    connectionName,
+    onError: (error) => {
+      try {
+        onError(error);
+      } catch {
+        // A logging callback must never break recovery.
+      }
+    },
+  };
+}

@@ -1,0 +1,10 @@
+import { brokerContract } from '@taskchart/core/testing';
+import { cleanupPrefix, trackedBroker } from './helpers.js';
+
+// Against the real RabbitMQ: every test gets a unique prefix, and cleanup deletes every queue
+// and exchange its brokers declared.
+brokerContract({
+  name: 'amqp',
+  connect: (prefix) => trackedBroker(prefix),
+  cleanup: cleanupPrefix,
+});
