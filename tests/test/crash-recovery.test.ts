@@ -1,0 +1,169 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { randomUUID } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DELAY_LEVELS_MS, delayExchangeName, delayQueueName, deleteTopology } from '@taskchart/broker-amqp';
+import { deleteQueuesWithPrefix } from '@taskchart/broker-sqs';
+import { startLocalSqsServer, type LocalSqsServer } from '../../scripts/sqs-server.js';
+
+const WORKER = fileURLToPath(new URL('../fixtures/durable-worker.ts', import.meta.url));
+const RUNS = 4;
+const children: ChildProcess[] = [];
+const dirs: string[] = [];
+
+function startWorker(
+  env: Record<string, string>,
+  db: string,
+  effects: string,
+  mode: 'start' | 'resume',
+): { child: ChildProcess; exited: Promise<{ code: number | null; out: string; err: string }> } {
+  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', WORKER, db, effects, mode, String(RUNS)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
+  children.push(child);
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => { err += d.toString(); if (process.env['CRASH_DEBUG']) process.stderr.write(d); });
+  const exited = new Promise<{ code: number | null; out: string; err: string }>((resolve) => child.on('exit', (code) => resolve({ code, out, err })));
+  return { child, exited };
+}
+
+/** Reads another process's database; [] while it does not exist yet or lacks the table. */
+function query<T>(path: string, sql: string): T[] {
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(path, { readonly: true, fileMustExist: true });
+    return db.prepare(sql).all() as T[];
+  } catch {
+    return [];
+  } finally {
+    db?.close();
+  }
+}
+
+async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const started = Date.now();
+  while (!check()) {
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+function paths() {
+  const dir = mkdtempSync(join(tmpdir(), 'taskchart-crash-'));
+  dirs.push(dir);
+  return { db: join(dir, 'runs.db'), effects: join(dir, 'effects.db') };
+}
+
+/** Every run completed, and every step's side effect happened exactly once (by idempotency key). */
+function assertExactlyOnce(db: string, effects: string) {
+  const runs = query<{ id: string; status: string }>(db, 'SELECT id, status FROM taskchart_runs ORDER BY id');
+  expect(runs).toHaveLength(RUNS);
+  expect(runs.every((r) => r.status === 'completed')).toBe(true);
+  const applied = query<{ key: string; n: number }>(effects, 'SELECT key, COUNT(*) AS n FROM effects GROUP BY key');
+  expect(applied).toHaveLength(RUNS * 3);
+  // No step ran again after its completion was committed (at-least-once is for unfinished steps only).
+  const completed = query<{ run_id: string; step: string; at: number }>(
+    db,
+    "SELECT h.run_id, e.value ->> 'step' AS step, e.value ->> 'at' AS at FROM taskchart_history h, json_each(h.entries) e WHERE e.value ->> 'type' = 'step.completed'",
+  );
+  expect(completed).toHaveLength(RUNS * 3);
+  for (const c of completed) {
+    const after = query<{ n: number }>(effects, `SELECT COUNT(*) AS n FROM executions WHERE key = '${c.run_id}:${c.step}' AND at > ${c.at}`);
+    expect(after[0]?.n, `${c.run_id}:${c.step} ran after it completed`).toBe(0);
+  }
+}
+
+afterEach(async () => {
+  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
+  await forgetTopology();
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+type BrokerKind = 'memory' | 'amqp' | 'sqs';
+const BROKERS: BrokerKind[] = ['memory', 'amqp', 'sqs'];
+const AMQP_URL = process.env['TASKCHART_AMQP_URL'] ?? 'amqp://guest:guest@127.0.0.1:5672';
+let sqs: LocalSqsServer | undefined;
+let currentPrefix = '';
+
+beforeAll(async () => {
+  if (!process.env['SQS_ENDPOINT']) sqs = await startLocalSqsServer();
+});
+afterAll(async () => {
+  await sqs?.stop();
+});
+
+function envFor(kind: BrokerKind): Record<string, string> {
+  currentPrefix = `tc-crash-${randomUUID().slice(0, 8)}-`;
+  return {
+    TC_BROKER: kind,
+    TC_PREFIX: currentPrefix,
+    TC_AMQP_URL: AMQP_URL,
+    TC_SQS_ENDPOINT: process.env['SQS_ENDPOINT'] ?? sqs?.endpoint ?? '',
+  };
+}
+
+/** Deletes what the workers of the current test declared (RabbitMQ queues and exchange, SQS queues). */
+async function forgetTopology(): Promise<void> {
+  if (!currentPrefix) return;
+  const prefix = currentPrefix;
+  currentPrefix = '';
+  const ladder = DELAY_LEVELS_MS.map((ms) => delayQueueName(prefix, ms));
+  await deleteTopology(AMQP_URL, { queues: [`${prefix}taskchart`, `${prefix}taskchart.dead`, ...ladder], exchanges: [delayExchangeName(prefix)] }).catch(() => undefined);
+  const endpoint = process.env['SQS_ENDPOINT'] ?? sqs?.endpoint;
+  if (endpoint) {
+    await deleteQueuesWithPrefix({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } }, prefix).catch(() => undefined);
+  }
+}
+
+describe.each(BROKERS)('a worker killed with SIGKILL loses nothing (%s broker)', (kind) => {
+  it('(a) in the middle of a step: a new process on the same database finishes every run', { timeout: 60_000 }, async () => {
+    const { db, effects } = paths();
+    const env = envFor(kind);
+    const first = startWorker(env, db, effects, 'start');
+    await until(() => query<{ n: number }>(effects, "SELECT COUNT(*) AS n FROM executions WHERE phase = 'entered'")[0]?.n === RUNS, 30_000, 'every run inside the slow step');
+    first.child.kill('SIGKILL');
+    const dead = await first.exited;
+    expect(dead.code).toBeNull();
+    // Killed mid-step: the charge side effect did not happen yet for any run.
+    expect(query<{ n: number }>(effects, "SELECT COUNT(*) AS n FROM effects WHERE key LIKE '%:charge'")[0]?.n).toBe(0);
+
+    const second = startWorker(env, db, effects, 'resume');
+    const done = await second.exited;
+    // (The AWS SDK warns on stderr about Node 20; anything else there would be a failure.)
+    expect(done.err).not.toMatch(/error|unhandled/i);
+    expect(done.code).toBe(0);
+    expect(done.out.split('\n')[0]).toBe(JSON.stringify(Array(RUNS).fill('fulfilled')));
+    assertExactlyOnce(db, effects);
+    // The interrupted step ran again (at least once), with the same idempotency key.
+    const entered = query<{ key: string; n: number }>(effects, "SELECT key, COUNT(*) AS n FROM executions WHERE phase = 'entered' GROUP BY key");
+    expect(entered.every((e) => e.n === 2)).toBe(true);
+  });
+
+  it('(b) while runs wait out a backoff: the new process fires the durable timers when due', { timeout: 60_000 }, async () => {
+    const { db, effects } = paths();
+    const env = envFor(kind);
+    const first = startWorker(env, db, effects, 'start');
+    await until(() => query<{ n: number }>(db, "SELECT COUNT(*) AS n FROM taskchart_runs WHERE status = 'retrying'")[0]?.n === RUNS, 30_000, 'every run in its backoff');
+    first.child.kill('SIGKILL');
+    await first.exited;
+
+    const second = startWorker(env, db, effects, 'resume');
+    const done = await second.exited;
+    expect(done.code).toBe(0);
+    assertExactlyOnce(db, effects);
+    // The retry honoured the 2 s backoff across the crash: attempt 2 started at least 2 s after attempt 1 failed.
+    const gaps = query<{ gap: number }>(
+      effects,
+      "SELECT (SELECT MIN(at) FROM executions e2 WHERE e2.key = e1.key AND e2.attempt = 2) - e1.at AS gap FROM executions e1 WHERE e1.phase = 'failed'",
+    );
+    expect(gaps).toHaveLength(RUNS);
+    for (const g of gaps) expect(g.gap).toBeGreaterThanOrEqual(2000);
+  });
+});

@@ -1,0 +1,115 @@
+/**
+ * Fault injection for the simulation: a process "incarnation" whose store and broker calls can
+ * crash it at chosen points, fail transiently, and whose publishes can be duplicated and
+ * delayed (reordered).
+ */
+import type { Broker, ConsumeOptions, Delivery, DeliveryHandler, PublishOptions, RunWrite, Store, WriteResult } from '@taskchart/core';
+
+export type CrashPoint = 'beforeCommit' | 'afterCommit' | 'beforePublish' | 'afterPublish' | 'beforeAck';
+
+export interface FaultPlan {
+  /** Crash the incarnation at the `at`-th operation of kind `point` (1-based). */
+  readonly crash?: { readonly point: CrashPoint; readonly at: number };
+  /** Store commits (by index) that fail once, transiently. */
+  readonly failCommits: readonly number[];
+  /** Publishes (by index) that fail once, transiently. */
+  readonly failPublishes: readonly number[];
+  /** Publishes (by index) delivered twice. */
+  readonly duplicates: readonly number[];
+  /** Extra delay per publish (cycled), which reorders deliveries. */
+  readonly extraDelays: readonly number[];
+}
+
+export class CrashError extends Error {
+  override readonly name = 'CrashError';
+}
+
+/** One life of a simulated process. After `crash()`, everything it touches throws. */
+export class Incarnation {
+  dead = false;
+  private counts: Record<CrashPoint, number> = { beforeCommit: 0, afterCommit: 0, beforePublish: 0, afterPublish: 0, beforeAck: 0 };
+
+  constructor(readonly plan: FaultPlan) {}
+
+  assertAlive(): void {
+    if (this.dead) throw new CrashError('process is dead');
+  }
+
+  /** Counts an operation of kind `point`; crashes when the plan says so. */
+  maybeCrash(point: CrashPoint): void {
+    this.assertAlive();
+    this.counts[point]++;
+    const crash = this.plan.crash;
+    if (crash && crash.point === point && crash.at === this.counts[point]) {
+      this.dead = true;
+      throw new CrashError(`crash at ${point} #${crash.at}`);
+    }
+  }
+}
+
+export function faultyStore(inner: Store, life: Incarnation): Store {
+  let commits = 0;
+  const failed = new Set<number>();
+  return {
+    async commit(writes: readonly RunWrite[]): Promise<WriteResult[]> {
+      life.maybeCrash('beforeCommit');
+      const n = ++commits;
+      if (life.plan.failCommits.includes(n) && !failed.has(n)) {
+        failed.add(n);
+        throw new Error(`transient store failure (commit #${n})`);
+      }
+      const result = await inner.commit(writes);
+      life.maybeCrash('afterCommit');
+      return result;
+    },
+    load: async (id) => (life.assertAlive(), inner.load(id)),
+    history: async (id) => (life.assertAlive(), inner.history(id)),
+    list: async (q) => (life.assertAlive(), inner.list(q)),
+    outbox: async (limit) => (life.assertAlive(), inner.outbox(limit)),
+    deleteOutbox: async (ids) => (life.assertAlive(), inner.deleteOutbox(ids)),
+    close: () => inner.close(),
+  };
+}
+
+export function faultyBroker(inner: Broker, life: Incarnation): Broker {
+  let publishes = 0;
+  const failed = new Set<number>();
+  return {
+    name: `faulty-${inner.name}`,
+    capabilities: inner.capabilities,
+    async publish(queue: string, body: string, options: PublishOptions = {}): Promise<void> {
+      life.maybeCrash('beforePublish');
+      const n = ++publishes;
+      if (life.plan.failPublishes.includes(n) && !failed.has(n)) {
+        failed.add(n);
+        throw new Error(`transient broker failure (publish #${n})`);
+      }
+      const delays = life.plan.extraDelays;
+      const extra = delays.length > 0 ? (delays[n % delays.length] ?? 0) : 0;
+      await inner.publish(queue, body, { ...options, delayMs: (options.delayMs ?? 0) + extra });
+      if (life.plan.duplicates.includes(n)) await inner.publish(queue, body, { ...options, delayMs: (options.delayMs ?? 0) + extra * 2 + 1 });
+      life.maybeCrash('afterPublish');
+    },
+    consume(queue: string, handler: DeliveryHandler, options?: ConsumeOptions) {
+      return inner.consume(
+        queue,
+        (d: Delivery) => {
+          // A dead process handles nothing and never answers: the delivery stays with it (and is
+          // lost with its in-memory broker), instead of bouncing back in a tight loop.
+          if (life.dead) return new Promise<void>(() => undefined);
+          return handler({
+            ...d,
+            ack: async () => {
+              life.maybeCrash('beforeAck');
+              await d.ack();
+            },
+            nack: async (o) => (life.assertAlive(), d.nack(o)),
+            deadLetter: async (reason) => (life.assertAlive(), d.deadLetter(reason)),
+          });
+        },
+        options,
+      );
+    },
+    close: () => inner.close(),
+  };
+}

@@ -1,0 +1,55 @@
+import type { Scenario } from './simulation.js';
+
+/**
+ * Shrunk counterexamples fast-check found, kept as regression tests (and hand-picked cases that
+ * pin the interesting crash points).
+ */
+export const REGRESSIONS: ReadonlyArray<{ name: string; scenario: Scenario }> = [
+  {
+    name: 'crash right after the run is created, before its first dispatch is published',
+    scenario: { failures: [[0, 0, 0]], plans: [{ crash: { point: 'afterCommit', at: 1 }, failCommits: [], failPublishes: [], duplicates: [], extraDelays: [] }], seed: 1 },
+  },
+  {
+    // Found by fast-check (shrunk) when start-up re-dispatch from the store was disabled: the
+    // first step's message lived only in the crashed process's memory broker.
+    name: 'crash before the second commit, while the first step is dispatched only in memory',
+    scenario: { failures: [[0, 0, 0]], plans: [{ crash: { point: 'beforeCommit', at: 2 }, failCommits: [], failPublishes: [], duplicates: [], extraDelays: [] }], seed: 1 },
+  },
+  {
+    // Found by fast-check (shrunk): a transient publish failure while a restarted runtime
+    // re-dispatched pending steps made start() throw and left the run stuck.
+    name: 'transient publish failure during start-up re-dispatch after a crash',
+    scenario: {
+      failures: [
+        [0, 0, 0],
+        [0, 0, 0],
+      ],
+      plans: [
+        { crash: { point: 'afterCommit', at: 2 }, failCommits: [], failPublishes: [], duplicates: [], extraDelays: [] },
+        { failCommits: [], failPublishes: [3], duplicates: [], extraDelays: [] },
+      ],
+      seed: 1,
+    },
+  },
+  {
+    // Found by fast-check (shrunk) once re-dispatch went through the outbox: a transient store
+    // failure during start-up must fail start() loudly, and a second start() must recover.
+    name: 'transient store failure while a restarted runtime re-dispatches from the store',
+    scenario: {
+      failures: [[0, 0, 0]],
+      plans: [
+        { crash: { point: 'beforeCommit', at: 2 }, failCommits: [], failPublishes: [], duplicates: [], extraDelays: [] },
+        { failCommits: [1], failPublishes: [], duplicates: [], extraDelays: [] },
+      ],
+      seed: 1,
+    },
+  },
+  {
+    name: 'crash before acking a completed step, with duplicated deliveries',
+    scenario: { failures: [[0, 1, 0]], plans: [{ crash: { point: 'beforeAck', at: 2 }, failCommits: [], failPublishes: [], duplicates: [1, 2, 3], extraDelays: [0, 500] }], seed: 7 },
+  },
+  {
+    name: 'crash while a compensation is in flight, after a step exhausted its retries',
+    scenario: { failures: [[0, 0, 3]], plans: [{ crash: { point: 'beforePublish', at: 6 }, failCommits: [], failPublishes: [], duplicates: [], extraDelays: [] }], seed: 3 },
+  },
+];

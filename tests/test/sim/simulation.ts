@@ -1,0 +1,165 @@
+/**
+ * Drives runs through a sequence of process incarnations on one SQLite file: each incarnation
+ * gets a fault plan, may crash, and is replaced by a fresh one that recovers from the store
+ * (the memory broker loses everything in a crash, as a real in-process broker would).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chain, createRuntime, sqliteStore, task, type FailureReport, type HistoryEntry, type Runtime, type RunStatus } from '@taskchart/core';
+import { ManualClock, settle, silentLogger } from '@taskchart/core/testing';
+import { memoryBroker, type MemoryBroker } from '@taskchart/broker-memory';
+import { faultyBroker, faultyStore, Incarnation, type FaultPlan } from './faults.js';
+
+export interface Scenario {
+  /** failures[run][step]: how many attempts of that step fail before one succeeds. */
+  readonly failures: readonly (readonly number[])[];
+  /** One fault plan per incarnation; incarnations past the list have no faults. */
+  readonly plans: readonly FaultPlan[];
+  readonly seed: number;
+}
+
+export const STEPS = ['reserve', 'charge', 'ship'] as const;
+export const MAX_RETRIES = 2;
+
+export interface Outcome {
+  readonly runs: ReadonlyArray<{ id: string; status: RunStatus; output: unknown; history: readonly HistoryEntry[] }>;
+  /** Side effects applied, by idempotency key (deduplicated by key, as a real API would). */
+  readonly effects: ReadonlyMap<string, number>;
+  /** Every execution start, in order: key and whether the step had completed before. */
+  readonly lateExecutions: readonly string[];
+  /** Compensation side effects applied, in order (deduplicated by key). */
+  readonly compensations: readonly string[];
+  readonly reports: readonly FailureReport[];
+  readonly incarnations: number;
+}
+
+export async function simulate(scenario: Scenario): Promise<Outcome> {
+  const dir = mkdtempSync(join(tmpdir(), 'taskchart-sim-'));
+  const dbPath = join(dir, 'runs.db');
+  const clock = new ManualClock();
+  const effects = new Map<string, number>();
+  const completedKeys = new Set<string>();
+  const lateExecutions: string[] = [];
+  const compensations: string[] = [];
+  const reports: FailureReport[] = [];
+  let life: Incarnation | undefined;
+
+  const attemptsSeen = new Map<string, number>();
+  const makeTask = (name: (typeof STEPS)[number], index: number) =>
+    task(
+      name,
+      (input: { run: number; trail: string[] }, ctx) => {
+        life?.assertAlive();
+        if (completedKeys.has(ctx.idempotencyKey)) lateExecutions.push(ctx.idempotencyKey);
+        const failuresWanted = scenario.failures[input.run]?.[index] ?? 0;
+        const n = Math.max(attemptsSeen.get(ctx.idempotencyKey) ?? 0, ctx.attempt);
+        attemptsSeen.set(ctx.idempotencyKey, n);
+        if (ctx.attempt <= failuresWanted) throw new Error(`${name} flaked (attempt ${ctx.attempt})`);
+        if (!effects.has(ctx.idempotencyKey)) effects.set(ctx.idempotencyKey, 1);
+        return { run: input.run, trail: [...input.trail, name] };
+      },
+      {
+        retry: { maxRetries: MAX_RETRIES, backoff: { initial: '1s', max: '4s', jitter: 'full' } },
+        // The last step has nothing to undo.
+        ...(index < STEPS.length - 1
+          ? {
+              compensate: (_output: { run: number; trail: string[] }, ctx: { idempotencyKey: string }) => {
+                life?.assertAlive();
+                const key = `undo:${ctx.idempotencyKey}`;
+                if (!compensations.includes(key)) compensations.push(key);
+              },
+            }
+          : {}),
+      },
+    );
+  const order = chain('sim-order', makeTask('reserve', 0), makeTask('charge', 1), makeTask('ship', 2));
+  const runIds = scenario.failures.map((_, i) => `run-${i}`);
+  let seed = scenario.seed;
+  const random = () => {
+    seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+    return seed / 2_147_483_648;
+  };
+
+  let incarnations = 0;
+  let runtime: Runtime | undefined;
+  let broker: MemoryBroker | undefined;
+  const boot = async () => {
+    const plan = scenario.plans[incarnations] ?? { failCommits: [], failPublishes: [], duplicates: [], extraDelays: [] };
+    incarnations++;
+    life = new Incarnation(plan);
+    const current = life;
+    runtime = createRuntime({
+      broker: faultyBroker((broker = memoryBroker({ clock })), current),
+      store: faultyStore(sqliteStore(dbPath), current),
+      chains: [order],
+      clock,
+      random,
+      logger: silentLogger,
+      onFailure: (r) => {
+        current.assertAlive();
+        reports.push(r);
+      },
+    });
+    // A start that fails on a transient fault fails loudly and can be called again (as a
+    // supervisor restarting the process would); one that crashed leaves it to the next life.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await runtime.start();
+        return;
+      } catch (error) {
+        if (current.dead) return;
+        if (attempt >= 3) throw error;
+      }
+    }
+  };
+  const statusOf = async (id: string) => (await runtime?.getRun(id).catch(() => undefined))?.status;
+
+  try {
+    await boot();
+    const started = new Set<string>();
+    for (let step = 0; step < 5000; step++) {
+      await settle(4);
+      if (life?.dead) {
+        // The process died: its in-memory broker (queued and delayed messages) dies with it.
+        // Its runtime is abandoned, not closed: a killed process runs no shutdown code.
+        broker?.hub.clear();
+        await boot();
+        continue;
+      }
+      // Start (or idempotently re-start) runs whose start did not make it.
+      for (const [i, id] of runIds.entries()) {
+        if (started.has(id)) continue;
+        try {
+          await runtime?.run(order, { run: i, trail: [] }, { id });
+          started.add(id);
+        } catch {
+          break;
+        }
+      }
+      if (life?.dead) continue;
+      const statuses = await Promise.all(runIds.map(statusOf));
+      if (started.size === runIds.length && statuses.every((s) => s === 'completed' || s === 'failed' || s === 'compensated')) break;
+      // Track completions so a late execution of a completed step can be recognised.
+      for (const id of runIds) {
+        const info = await runtime?.getRun(id).catch(() => undefined);
+        for (const h of info?.history ?? []) if (h.type === 'step.completed' && h.step) completedKeys.add(`${id}:${h.step}`);
+      }
+      if (!(await clock.runNext())) {
+        await settle(10);
+        if (!life?.dead && !(await clock.runNext())) throw new Error(`simulation stuck: statuses ${JSON.stringify(statuses)}`);
+      }
+    }
+    const fresh = sqliteStore(dbPath);
+    const runs = [];
+    for (const id of runIds) {
+      const record = await fresh.load(id);
+      runs.push({ id, status: record?.status ?? ('missing' as RunStatus), output: record?.output, history: await fresh.history(id) });
+    }
+    await fresh.close();
+    return { runs, effects, lateExecutions, compensations, reports, incarnations };
+  } finally {
+    if (!life?.dead) await runtime?.close().catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
