@@ -1,0 +1,34 @@
+/**
+ * RabbitMQ for `bench/run.ts` (`--broker amqp`): the adapter on the server at
+ * `TASKCHART_AMQP_URL` (default the local guest account), cleanup of every queue and exchange a
+ * phase declared, and the raw amqplib baseline measured in the same run.
+ */
+import { amqpBroker, deleteTopology, type AmqpBroker } from '../../packages/broker-amqp/src/index.js';
+import { amqpRawBaseline } from '../baselines/amqp-raw.js';
+import type { BaselineResult } from '../lib/broker-module.js';
+import type { Broker } from '../lib/taskchart.js';
+
+const url = process.env.TASKCHART_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const brokers = new Map<string, AmqpBroker>();
+
+export async function create(prefix: string): Promise<Broker> {
+  const broker = amqpBroker({ url, queuePrefix: prefix, prefetch: 64, connectionName: `taskchart-bench ${prefix}` });
+  brokers.set(prefix, broker);
+  return broker;
+}
+
+export async function cleanup(prefix: string): Promise<void> {
+  const broker = brokers.get(prefix);
+  if (!broker) return;
+  brokers.delete(prefix);
+  await broker.close();
+  await deleteTopology(url, broker.declared());
+}
+
+export async function shutdown(): Promise<void> {
+  for (const prefix of [...brokers.keys()]) await cleanup(prefix);
+}
+
+export async function baseline(opts: { chains: number; steps: number }): Promise<BaselineResult> {
+  return amqpRawBaseline({ url, chains: opts.chains, steps: opts.steps, prefetch: 64 });
+}

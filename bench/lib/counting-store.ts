@@ -1,0 +1,75 @@
+/**
+ * A pass-through Store that counts what the runtime asks of it: transactions, writes per
+ * transaction, loads, outbox deletes, and (sampled) the size of the JSON each write stores. It
+ * shows where store time goes without touching the store itself.
+ */
+import type { HistoryEntry, OutboxEntry, RunQuery, RunRecord, RunWrite, Store, WriteResult } from './taskchart.js';
+
+export interface StoreStats {
+  readonly commitCalls: number;
+  readonly writes: number;
+  readonly maxBatch: number;
+  readonly historyRows: number;
+  readonly outboxRows: number;
+  readonly loads: number;
+  readonly deleteOutboxCalls: number;
+  readonly deletedOutboxRows: number;
+  /** Mean bytes of snapshot + pending JSON per write (sampled). */
+  readonly meanRowJsonBytes: number;
+}
+
+export class CountingStore implements Store {
+  private s = { commitCalls: 0, writes: 0, maxBatch: 0, historyRows: 0, outboxRows: 0, loads: 0, deleteOutboxCalls: 0, deletedOutboxRows: 0 };
+  private sampledBytes = 0;
+  private samples = 0;
+
+  constructor(private readonly inner: Store) {}
+
+  stats(): StoreStats {
+    return { ...this.s, meanRowJsonBytes: this.samples === 0 ? 0 : Math.round(this.sampledBytes / this.samples) };
+  }
+
+  commit(writes: readonly RunWrite[]): Promise<WriteResult[]> {
+    const s = this.s;
+    s.commitCalls++;
+    s.writes += writes.length;
+    s.maxBatch = Math.max(s.maxBatch, writes.length);
+    for (const w of writes) {
+      s.historyRows += w.history.length;
+      s.outboxRows += w.outbox.length;
+    }
+    const first = writes[0];
+    if (first && s.commitCalls % 16 === 0) {
+      this.sampledBytes += JSON.stringify(first.record.snapshot).length + JSON.stringify(first.record.pending).length;
+      this.samples++;
+    }
+    return this.inner.commit(writes);
+  }
+
+  load(id: string): Promise<RunRecord | undefined> {
+    this.s.loads++;
+    return this.inner.load(id);
+  }
+
+  history(id: string): Promise<HistoryEntry[]> {
+    return this.inner.history(id);
+  }
+
+  list(query?: RunQuery): Promise<RunRecord[]> {
+    return this.inner.list(query);
+  }
+
+  outbox(limit: number): Promise<OutboxEntry[]> {
+    return this.inner.outbox(limit);
+  }
+
+  deleteOutbox(ids: readonly number[]): Promise<void> {
+    this.s.deleteOutboxCalls++;
+    this.s.deletedOutboxRows += ids.length;
+    return this.inner.deleteOutbox(ids);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}

@@ -1,0 +1,8 @@
+/**
+ * The workspace packages, imported by path: `bench/` is a plain script directory, not a
+ * workspace package, so bare `@taskchart/*` specifiers do not resolve from here. Each path is
+ * the package's `source` entry (what `--conditions=source` picks), so these are the same module
+ * instances the adapters import.
+ */
+export * from '../../packages/core/src/index.js';
+export { memoryBroker } from '../../packages/broker-memory/src/index.js';
