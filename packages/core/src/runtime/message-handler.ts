@@ -20,6 +20,13 @@ export interface HandlerDeps {
   readonly signingKey: string | undefined;
   readonly shutdown: AbortSignal;
   readonly logger: Logger;
+  /**
+   * Steps executing in this process, by run, step, attempt and kind. A copy of a message that
+   * is being handled (a broker redelivery racing a start-up republish of the outbox, say) waits
+   * for the first to be committed, then finds the run moved on, instead of running the step a
+   * second time side by side.
+   */
+  readonly executing: Map<string, Promise<void>>;
 }
 
 /** Whether `message` is what run `record` is waiting for right now. */
@@ -67,6 +74,25 @@ export async function handleDelivery(queue: string, delivery: Delivery, deps: Ha
 }
 
 async function handleTask(
+  delivery: Delivery,
+  message: TaskMessage,
+  step: NonNullable<ReturnType<typeof stepByKey>>,
+  deps: HandlerDeps,
+  deadLetter: (reason: string) => Promise<void>,
+): Promise<void> {
+  const key = `${message.runId}\u0000${message.step}\u0000${message.attempt}\u0000${message.compensation ? 'undo' : 'do'}`;
+  for (let first = deps.executing.get(key); first; first = deps.executing.get(key)) await first;
+  let finished!: () => void;
+  deps.executing.set(key, new Promise<void>((resolve) => (finished = resolve)));
+  try {
+    await handleCurrentTask(delivery, message, step, deps, deadLetter);
+  } finally {
+    deps.executing.delete(key);
+    finished();
+  }
+}
+
+async function handleCurrentTask(
   delivery: Delivery,
   message: TaskMessage,
   step: NonNullable<ReturnType<typeof stepByKey>>,

@@ -87,6 +87,7 @@ export class Runtime {
       signingKey: o.signingKey,
       shutdown: this.shutdown.signal,
       logger: o.logger,
+      executing: new Map(),
     };
     for (const queue of o.queues) {
       this.consumers.push(await o.broker.consume(queue, (d) => handleDelivery(queue, d, deps), { prefetch: o.prefetch }));

@@ -1,0 +1,64 @@
+import { chain, parseMessage, task, type Broker, type RunInfo } from '@taskchart/core';
+import { settle } from '@taskchart/core/testing';
+import type { MemoryBroker } from '@taskchart/broker-memory';
+import { afterEach, describe, expect, it } from 'vitest';
+import { harness, type Harness } from './harness.js';
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.dispose();
+  h = undefined;
+});
+const terminal = (info: RunInfo | undefined) => !!info && ['completed', 'failed', 'compensated'].includes(info.status);
+
+/** Records the body of every task message the runtime publishes. */
+function recording(published: string[]): (broker: MemoryBroker) => Broker {
+  return (broker) => ({
+    name: broker.name,
+    capabilities: broker.capabilities,
+    publish: async (queue, body, options) => {
+      published.push(body);
+      await broker.publish(queue, body, options);
+    },
+    consume: (queue, handler, options) => broker.consume(queue, handler, options),
+    close: () => broker.close(),
+  });
+}
+
+describe('duplicate deliveries in one process', () => {
+  it('a copy of a step that is running here waits for it, then is dropped: the step runs once', async () => {
+    let executions = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const slow = task('slow', async (x: number) => {
+      executions++;
+      await gate;
+      return x + 1;
+    });
+    const after = task('after', (x: number) => x * 10);
+    const c = chain('dup', slow, after);
+    const published: string[] = [];
+    h = await harness([c], {}, recording(published));
+    const run = await h.runtime.run(c, 1, { id: 'dup-1' });
+    await settle(10);
+    expect(executions).toBe(1);
+
+    // The same message again (as a broker redelivery racing an outbox republish would bring it).
+    const first = published.find((b) => {
+      const parsed = parseMessage(b);
+      return parsed.ok && parsed.message.kind === 'task' && parsed.message.step === 'slow';
+    });
+    expect(first).toBeDefined();
+    await h.broker.publish('taskchart', first ?? '');
+    await h.broker.publish('taskchart', first ?? '');
+    await settle(10);
+    expect(executions).toBe(1);
+
+    release();
+    await h.drive(async () => terminal(await h?.runtime.getRun(run.id)));
+    expect(await run.result()).toBe(20);
+    expect(executions).toBe(1);
+    const history = (await h.runtime.getRun(run.id))?.history ?? [];
+    expect(history.filter((e) => e.type === 'step.completed').map((e) => e.step)).toEqual(['slow', 'after']);
+  });
+});
