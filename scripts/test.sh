@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test: typecheck, then vitest over all packages, against the real services on loopback
-# (RabbitMQ 127.0.0.1:5672; the SQS-compatible server is started by the tests themselves).
+# (RabbitMQ 127.0.0.1:5672; the SQS-compatible server is started by the tests themselves), then
+# the RabbitMQ restart test on its own (see below).
 # Usage: bash scripts/test.sh [vitest filters...]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
@@ -21,13 +22,41 @@ echo "==> build (ESM + declarations, as published)"
 pnpm --silent build
 rm -rf packages/*/dist
 echo "==> tests"
-report="$(mktemp)"
+reports=()
 status=0
-pnpm --silent exec vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@" || status=$?
+run_vitest() {
+  local report
+  report="$(mktemp)"
+  reports+=("$report")
+  pnpm --silent exec vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@" || status=$?
+}
+# A full RabbitMQ restart stops the server for every client on it, so it runs alone, after the
+# suites that share the server: only for a whole run, only where rabbitmqctl may be used, and
+# not with TASKCHART_AMQP_RESTART_TEST=0 (for a server others are using).
+restart_test=packages/broker-amqp/test/restart.test.ts
+if [[ $# -gt 0 ]]; then
+  run_vitest "$@"
+else
+  run_vitest --exclude "$restart_test"
+  if [[ "${TASKCHART_AMQP_RESTART_TEST:-}" == 0 ]]; then
+    echo "==> RabbitMQ restart test skipped (TASKCHART_AMQP_RESTART_TEST=0)"
+  elif rabbitmqctl -q status >/dev/null 2>&1; then
+    echo "==> RabbitMQ restart test (the server is stopped and started again)"
+    TASKCHART_AMQP_RESTART_TEST=1 run_vitest "$restart_test"
+  else
+    echo "==> RabbitMQ restart test skipped: rabbitmqctl is not usable here (it needs the server's host and rights)"
+  fi
+fi
 # One plain closing line, whatever the runner's own format.
 node -e '
-  const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-  console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
-' "$report" || true
-rm -f "$report"
+  let passed = 0, failed = 0, skipped = 0;
+  for (const file of process.argv.slice(1)) {
+    try {
+      const r = JSON.parse(require("fs").readFileSync(file, "utf8"));
+      passed += r.numPassedTests; failed += r.numFailedTests; skipped += r.numPendingTests + r.numTodoTests;
+    } catch { console.log(`(no report in ${file})`); }
+  }
+  console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
+' "${reports[@]}" || true
+rm -f "${reports[@]}"
 exit "$status"

@@ -1,7 +1,8 @@
 /**
  * A full RabbitMQ restart (`rabbitmqctl stop_app` / `start_app`). It stops the server for every
- * client on it, so it only runs when asked: TASKCHART_AMQP_RESTART_TEST=1. The server is started
- * again whatever happens.
+ * client on it, so it only runs when asked: TASKCHART_AMQP_RESTART_TEST=1, which
+ * `scripts/test.sh` sets for a run of its own after every other suite is done. The server is
+ * started again whatever happens.
  */
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';

@@ -85,32 +85,22 @@ async function handleTask(
   let finished!: () => void;
   deps.executing.set(key, new Promise<void>((resolve) => (finished = resolve)));
   try {
-    await handleCurrentTask(delivery, message, step, deps, deadLetter);
+    let loaded = await deps.engine.load(message.runId);
+    if (loaded && !isCurrent(loaded.record, message)) loaded = await deps.engine.load(message.runId, true);
+    if (!loaded) return await deadLetter(`unknown run "${message.runId}" (chain "${message.chain}"): not in the store`);
+    if (loaded.record.chain !== message.chain) return await deadLetter(`run "${message.runId}" belongs to chain "${loaded.record.chain}", not "${message.chain}"`);
+    if (!isCurrent(loaded.record, message)) {
+      // A duplicate or an old attempt's message: the run has moved on. Nothing to do.
+      await delivery.ack();
+      return;
+    }
+    const event: ChainEvent = await executeTask(step, message, { clock: deps.clock, random: deps.random, shutdown: deps.shutdown });
+    await deps.engine.apply(message.runId, event);
+    await delivery.ack();
   } finally {
     deps.executing.delete(key);
     finished();
   }
-}
-
-async function handleCurrentTask(
-  delivery: Delivery,
-  message: TaskMessage,
-  step: NonNullable<ReturnType<typeof stepByKey>>,
-  deps: HandlerDeps,
-  deadLetter: (reason: string) => Promise<void>,
-): Promise<void> {
-  let loaded = await deps.engine.load(message.runId);
-  if (loaded && !isCurrent(loaded.record, message)) loaded = await deps.engine.load(message.runId, true);
-  if (!loaded) return deadLetter(`unknown run "${message.runId}" (chain "${message.chain}"): not in the store`);
-  if (loaded.record.chain !== message.chain) return deadLetter(`run "${message.runId}" belongs to chain "${loaded.record.chain}", not "${message.chain}"`);
-  if (!isCurrent(loaded.record, message)) {
-    // A duplicate or an old attempt's message: the run has moved on. Nothing to do.
-    await delivery.ack();
-    return;
-  }
-  const event: ChainEvent = await executeTask(step, message, { clock: deps.clock, random: deps.random, shutdown: deps.shutdown });
-  await deps.engine.apply(message.runId, event);
-  await delivery.ack();
 }
 
 async function handleTimer(
