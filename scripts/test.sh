@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every test: typecheck, then vitest over all packages, against the real services on loopback
+# Every test: typecheck and lint, then vitest over all packages, against the real services on loopback
 # (RabbitMQ 127.0.0.1:5672; the SQS-compatible server is started by the tests themselves), then
 # the RabbitMQ restart test on its own (see below).
 # Usage: bash scripts/test.sh [vitest filters...]
@@ -18,6 +18,8 @@ fi
 
 echo "==> typecheck"
 pnpm --silent typecheck
+echo "==> lint"
+pnpm --silent lint
 echo "==> build (ESM + declarations, as published)"
 pnpm --silent build
 rm -rf packages/*/dist

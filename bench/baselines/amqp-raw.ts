@@ -39,6 +39,7 @@ export async function amqpRawBaseline(options: RawBaselineOptions): Promise<Base
         const body = Buffer.alloc(8);
         body.writeUInt32BE(i, 0);
         body.writeUInt32BE(hop, 4);
+        // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a confirm error that is not an Error has no better text than String()
         publisher.publish('', queue, body, { persistent: true }, (err: unknown) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve()));
       });
 

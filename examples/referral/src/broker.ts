@@ -60,10 +60,12 @@ export async function createBroker(name: BrokerName, queuePrefix: string): Promi
 /** Deletes what a demo run declared on a real server (nothing to do for the memory broker). */
 export async function removeQueues(name: BrokerName, broker: Broker, queuePrefix: string): Promise<void> {
   if (name === 'amqp') {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- `as string` keeps the optional adapter untyped, as in loadFactory
     const mod = (await import('@taskchart/broker-amqp' as string)) as { deleteTopology(url: string, names: unknown): Promise<void> };
     const declared = (broker as unknown as { declared(): unknown }).declared();
     await mod.deleteTopology(process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672', declared);
   } else if (name === 'sqs') {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- `as string` keeps the optional adapter untyped, as in loadFactory
     const mod = (await import('@taskchart/broker-sqs' as string)) as { deleteQueuesWithPrefix(connection: Record<string, unknown>, prefix: string): Promise<unknown> };
     const endpoint = process.env.SQS_ENDPOINT;
     await mod.deleteQueuesWithPrefix(

@@ -74,7 +74,7 @@ export class AmqpBroker implements Broker {
     const deadline = Date.now() + this.options.publishTimeoutMs;
     const level = dueAt === undefined ? undefined : pickDelayLevel(dueAt - Date.now());
     if (level === undefined) return this.connection.publish(this.declarations.work(fullQueue), '', fullQueue, content, properties, deadline);
-    const headers: MessagePropertyHeaders = { ...properties.headers, [DELAY_LEVEL_HEADER]: String(level), [DUE_AT_HEADER]: String(dueAt) };
+    const headers: MessagePropertyHeaders = { ...(properties.headers as MessagePropertyHeaders | undefined), [DELAY_LEVEL_HEADER]: String(level), [DUE_AT_HEADER]: String(dueAt) };
     // Routed by the level header to the level's TTL queue; the routing key (the work queue's
     // name) is what brings it back when the TTL expires.
     return this.connection.publish(this.declarations.delayed(fullQueue, level), delayExchangeName(this.options.queuePrefix), fullQueue, content, { ...properties, headers }, deadline);
@@ -146,7 +146,7 @@ export class AmqpBroker implements Broker {
           if (delayMs === 0) return safeRequeue(channel, message);
           // A delayed redelivery is a new message down the ladder; the count travels in a header.
           const properties = this.republishProperties(message, raw);
-          properties.headers = { ...properties.headers, [REDELIVERIES_HEADER]: String(redeliveries + 1) };
+          properties.headers = { ...(properties.headers as MessagePropertyHeaders | undefined), [REDELIVERIES_HEADER]: String(redeliveries + 1) };
           await this.track(this.send(fullQueue, message.content, properties, Date.now() + delayMs));
           safeAck(channel, message);
         }),
@@ -177,7 +177,7 @@ export class AmqpBroker implements Broker {
   private republishProperties(message: ConsumeMessage, raw: MessagePropertyHeaders | undefined): Options.Publish {
     const p = message.properties;
     const headers: MessagePropertyHeaders = {};
-    if (raw) for (const key of Object.keys(raw)) if (!TRANSIENT_HEADERS.has(key)) headers[key] = raw[key];
+    if (raw) for (const key of Object.keys(raw)) if (!TRANSIENT_HEADERS.has(key)) headers[key] = raw[key] as unknown;
     return {
       persistent: true,
       headers,

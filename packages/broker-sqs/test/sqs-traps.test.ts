@@ -231,7 +231,7 @@ describe('sqs traps', () => {
   it('uses predefined queue URLs without looking queues up, and maps the default queue', async () => {
     const prefix = newPrefix();
     const setup = open({ queuePrefix: prefix });
-    const url = await (setup as ReturnType<typeof sqsBroker>).queueUrl('tasks');
+    const url = await setup.queueUrl('tasks');
     const { client, counts } = countingClient();
     const broker = open({ client, queuePrefix: prefix, defaultQueue: 'tasks', queues: { tasks: url } });
     await broker.publish(DEFAULT_QUEUE, 'to-the-default-queue');

@@ -24,6 +24,7 @@ describe('chain types', () => {
 
   it('accepts a step that takes a wider input than it is given', () => {
     const anyObject = task('anyObject', (o: { tenantId: string }) => o.tenantId);
+    // eslint-disable-next-line @typescript-eslint/no-unused-vars -- a type-level test: `ok` is read through `typeof` only
     const ok = chain('ok', fetchQuote, anyObject);
     expectTypeOf<ChainOutput<typeof ok>>().toEqualTypeOf<string>();
   });

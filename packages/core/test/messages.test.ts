@@ -10,7 +10,7 @@ describe('wire messages', () => {
   it('keeps the frozen wire format and stored snapshot (a change needs a new WIRE_VERSION)', () => {
     const start = decideStart(c, 'run-1', { id: 't-1' }, 1_700_000_000_000);
     const failed = decideEvent(c, start.record, restoreSnapshot(c, start.record), { type: 'xstate.error.actor.first', error: { name: 'Error', message: 'x', retryable: true }, attempt: 1, random: 0.5 }, 1_700_000_000_500);
-    expect({ task: JSON.parse(start.outbox[0]?.body ?? ''), timer: JSON.parse(failed?.outbox[0]?.body ?? ''), snapshot: start.record.snapshot }).toMatchSnapshot();
+    expect({ task: JSON.parse(start.outbox[0]?.body ?? '') as unknown, timer: JSON.parse(failed?.outbox[0]?.body ?? '') as unknown, snapshot: start.record.snapshot }).toMatchSnapshot();
   });
 
   it.each([

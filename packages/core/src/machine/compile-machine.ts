@@ -88,7 +88,9 @@ export function compileChainMachine(chainName: string, steps: readonly StepDef[]
     types: {
       context: {} as ChainContext,
       events: {} as ChainEvent,
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- XState infers the machine's input type from this
       input: {} as unknown,
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- XState infers the machine's output type from this
       output: {} as unknown,
     },
     actors,
@@ -238,9 +240,10 @@ function liveActor(chainName: string, step: StepDef, compensation: boolean) {
         await step.task.compensate?.(input.output, { ...ctx, input: input.input });
         return null;
       }
-      return await step.task.run(input.input, ctx);
+      return (await step.task.run(input.input, ctx)) as unknown;
     } catch (error) {
       const policy = compensation ? step.task.compensateRetry : step.task.retry;
+      // eslint-disable-next-line @typescript-eslint/only-throw-error -- XState hands the thrown value to the machine as the error event's payload, which must be the plain, serialisable SerializedError
       throw serializeError(error, policy.isRetryable(error)) satisfies SerializedError;
     }
   });

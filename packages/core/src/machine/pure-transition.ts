@@ -42,7 +42,7 @@ function inertScope(machine: AnyStateMachine): InertScope {
         actionExecutor: (action: unknown) => {
           holder.collect?.push(action as ExecutableAction);
         },
-      } as unknown as ActorScope<AnyMachineSnapshot, EventObject>,
+      },
     };
     inert = holder;
     scopes.set(machine, inert);

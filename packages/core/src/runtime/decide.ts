@@ -214,7 +214,7 @@ function buildRecord(
 /** The first transition of a run. */
 export function decideStart(chain: AnyChain, runId: string, input: unknown, now: number, { keepPending = true }: DecideOptions = {}): Decision {
   const [next, actions] = pureInitialTransition(chain.machine as AnyStateMachine, input);
-  const { outbox, pending } = toOutbox(chain, runId, next, actions as readonly RawAction[], now);
+  const { outbox, pending } = toOutbox(chain, runId, next, actions, now);
   return {
     record: buildRecord(chain, { id: runId, input, createdAt: now, version: 1, pending: [] }, next, pending, now, keepPending),
     history: historyOf(chain, undefined, 0, next, undefined, now),
@@ -246,7 +246,7 @@ export function decideEvent(
     return undefined;
   }
   const before = phaseOf(snapshot);
-  const { outbox, pending } = toOutbox(chain, record.id, next, actions as readonly RawAction[], now);
+  const { outbox, pending } = toOutbox(chain, record.id, next, actions, now);
   return {
     // A transition that dispatches nothing new keeps waiting on what it waited on.
     record: buildRecord(chain, { ...record, version: record.version + 1 }, next, pending.length > 0 ? pending : undefined, now, keepPending),

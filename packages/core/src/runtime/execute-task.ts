@@ -44,7 +44,7 @@ export async function executeTask(step: StepDef, message: TaskMessage, options: 
   });
 
   try {
-    const work = Promise.resolve().then(() =>
+    const work = Promise.resolve().then((): unknown =>
       message.compensation ? task.compensate?.(message.output, { ...ctx, input: message.input }) : task.run(message.input, ctx),
     );
     const timeout =

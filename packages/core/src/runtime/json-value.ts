@@ -14,7 +14,7 @@ export function jsonProblem(value: unknown, path = '$', seen = new Set<object>()
   if (typeof value === 'function') return `${path} is a function`;
   if (typeof value === 'symbol') return `${path} is a symbol`;
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? `${path} is an invalid Date` : undefined;
-  const object = value as object;
+  const object = value;
   if (seen.has(object)) return `${path} is a circular reference`;
   seen.add(object);
   try {

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import type { AnyChain, ChainInput, ChainOutput } from '../chain.js';
 import { InvalidOptionError, RunFailedError, RuntimeStateError, UnknownChainError } from '../errors.js';
-import type { ChainContext } from '../machine/chain-context.js';
 import type { Consumer } from '../ports/broker.js';
 import { isTerminal, TERMINAL_STATUSES, type RunQuery, type RunRecord, type RunStatus } from '../ports/store.js';
 import type { PersistedChainSnapshot } from './decide.js';
@@ -238,7 +237,7 @@ function toInfo(record: RunRecord): Omit<RunInfo, 'history'> {
 
 function outcome(record: RunRecord): unknown {
   if (record.status === 'completed') return record.output;
-  const context = (record.snapshot as PersistedChainSnapshot).context as ChainContext;
+  const context = (record.snapshot as PersistedChainSnapshot).context;
   const failure = context.failure;
   if (!TERMINAL_STATUSES.includes(record.status) || !failure) throw new RuntimeStateError(`run "${record.id}" is ${record.status}`);
   throw new RunFailedError(record.id, record.status as 'failed' | 'compensated', failure);
