@@ -71,7 +71,20 @@ export function faultyStore(inner: Store, life: Incarnation): Store {
   };
 }
 
-export function faultyBroker(inner: Broker, life: Incarnation): Broker {
+export interface FaultyBrokerOptions {
+  /**
+   * What a dead process's consumer does with a delivery: `'hang'` never answers (the memory
+   * broker's message dies with the process, instead of bouncing back in a tight loop);
+   * `'return'` returns without settling it, as a dropped connection does on a real broker (the
+   * server takes the message back). @defaultValue 'hang'
+   */
+  readonly deadDelivery?: 'hang' | 'return';
+  /** Multiplies the plan's extra delays. @defaultValue 1 */
+  readonly delayScale?: number;
+}
+
+export function faultyBroker(inner: Broker, life: Incarnation, options: FaultyBrokerOptions = {}): Broker {
+  const { deadDelivery = 'hang', delayScale = 1 } = options;
   let publishes = 0;
   const failed = new Set<number>();
   return {
@@ -85,7 +98,7 @@ export function faultyBroker(inner: Broker, life: Incarnation): Broker {
         throw new Error(`transient broker failure (publish #${n})`);
       }
       const delays = life.plan.extraDelays;
-      const extra = delays.length > 0 ? (delays[n % delays.length] ?? 0) : 0;
+      const extra = Math.round((delays.length > 0 ? (delays[n % delays.length] ?? 0) : 0) * delayScale);
       await inner.publish(queue, body, { ...options, delayMs: (options.delayMs ?? 0) + extra });
       if (life.plan.duplicates.includes(n)) await inner.publish(queue, body, { ...options, delayMs: (options.delayMs ?? 0) + extra * 2 + 1 });
       life.maybeCrash('afterPublish');
@@ -94,9 +107,8 @@ export function faultyBroker(inner: Broker, life: Incarnation): Broker {
       return inner.consume(
         queue,
         (d: Delivery) => {
-          // A dead process handles nothing and never answers: the delivery stays with it (and is
-          // lost with its in-memory broker), instead of bouncing back in a tight loop.
-          if (life.dead) return new Promise<void>(() => undefined);
+          // A dead process handles nothing (see FaultyBrokerOptions.deadDelivery).
+          if (life.dead) return deadDelivery === 'hang' ? new Promise<void>(() => undefined) : Promise.resolve();
           return handler({
             ...d,
             ack: async () => {

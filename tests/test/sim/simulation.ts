@@ -1,14 +1,16 @@
 /**
  * Drives runs through a sequence of process incarnations on one SQLite file: each incarnation
- * gets a fault plan, may crash, and is replaced by a fresh one that recovers from the store
- * (the memory broker loses everything in a crash, as a real in-process broker would).
+ * gets a fault plan, may crash, and is replaced by a fresh one that recovers from the store and
+ * the broker. On the memory backend the clock is manual and a crash loses the broker's messages
+ * (as an in-process broker would); on a real broker (RabbitMQ, SQS) time is real and the server
+ * keeps what the dead process had not acknowledged. See `backends.ts`.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chain, createRuntime, sqliteStore, task, type FailureReport, type HistoryEntry, type Runtime, type RunStatus } from '@taskchart/core';
-import { ManualClock, settle, silentLogger } from '@taskchart/core/testing';
-import { memoryBroker, type MemoryBroker } from '@taskchart/broker-memory';
+import { chain, createRuntime, sqliteStore, task, type Broker, type FailureReport, type HistoryEntry, type Runtime, type RunStatus } from '@taskchart/core';
+import { settle, silentLogger } from '@taskchart/core/testing';
+import { memoryBackend, type SimBackend } from './backends.js';
 import { faultyBroker, faultyStore, Incarnation, type FaultPlan } from './faults.js';
 
 export interface Scenario {
@@ -34,10 +36,10 @@ export interface Outcome {
   readonly incarnations: number;
 }
 
-export async function simulate(scenario: Scenario): Promise<Outcome> {
+export async function simulate(scenario: Scenario, backend: SimBackend = memoryBackend()): Promise<Outcome> {
   const dir = mkdtempSync(join(tmpdir(), 'taskchart-sim-'));
   const dbPath = join(dir, 'runs.db');
-  const clock = new ManualClock();
+  const { clock } = backend;
   const effects = new Map<string, number>();
   const completedKeys = new Set<string>();
   const lateExecutions: string[] = [];
@@ -60,7 +62,7 @@ export async function simulate(scenario: Scenario): Promise<Outcome> {
         return { run: input.run, trail: [...input.trail, name] };
       },
       {
-        retry: { maxRetries: MAX_RETRIES, backoff: { initial: '1s', max: '4s', jitter: 'full' } },
+        retry: { maxRetries: MAX_RETRIES, backoff: { initial: backend.backoff.initialMs, max: backend.backoff.maxMs, jitter: 'full' } },
         // The last step has nothing to undo.
         ...(index < STEPS.length - 1
           ? {
@@ -83,18 +85,20 @@ export async function simulate(scenario: Scenario): Promise<Outcome> {
 
   let incarnations = 0;
   let runtime: Runtime | undefined;
-  let broker: MemoryBroker | undefined;
+  let broker: Broker | undefined;
   const boot = async () => {
     const plan = scenario.plans[incarnations] ?? { failCommits: [], failPublishes: [], duplicates: [], extraDelays: [] };
     incarnations++;
     life = new Incarnation(plan);
     const current = life;
+    broker = await backend.open();
     runtime = createRuntime({
-      broker: faultyBroker((broker = memoryBroker({ clock })), current),
+      broker: faultyBroker(broker, current, { deadDelivery: backend.deadDelivery, delayScale: backend.delayScale }),
       store: faultyStore(sqliteStore(dbPath), current),
       chains: [order],
       clock,
       random,
+      outboxSweep: backend.outboxSweepMs,
       logger: silentLogger,
       onFailure: (r) => {
         current.assertAlive();
@@ -113,6 +117,17 @@ export async function simulate(scenario: Scenario): Promise<Outcome> {
       }
     }
   };
+  /**
+   * The process died: its broker memory is gone, or its connection drops. Its runtime is
+   * abandoned, not closed — a killed process runs no shutdown code — except that on a real
+   * broker the dead runtime's timers, handles and connection are released once everything it
+   * touches fails (it can no longer write or publish anything).
+   */
+  const bury = async () => {
+    const dead = runtime;
+    if (broker) await backend.crashed(broker);
+    if (backend.deadDelivery === 'return' && dead) await Promise.race([dead.close().catch(() => undefined), new Promise((r) => setTimeout(r, 10_000))]);
+  };
   const statusOf = async (id: string) => (await runtime?.getRun(id).catch(() => undefined))?.status;
 
   try {
@@ -121,9 +136,7 @@ export async function simulate(scenario: Scenario): Promise<Outcome> {
     for (let step = 0; step < 5000; step++) {
       await settle(4);
       if (life?.dead) {
-        // The process died: its in-memory broker (queued and delayed messages) dies with it.
-        // Its runtime is abandoned, not closed: a killed process runs no shutdown code.
-        broker?.hub.clear();
+        await bury();
         await boot();
         continue;
       }
@@ -145,10 +158,7 @@ export async function simulate(scenario: Scenario): Promise<Outcome> {
         const info = await runtime?.getRun(id).catch(() => undefined);
         for (const h of info?.history ?? []) if (h.type === 'step.completed' && h.step) completedKeys.add(`${id}:${h.step}`);
       }
-      if (!(await clock.runNext())) {
-        await settle(10);
-        if (!life?.dead && !(await clock.runNext())) throw new Error(`simulation stuck: statuses ${JSON.stringify(statuses)}`);
-      }
+      if (!(await backend.advance(() => life?.dead ?? false))) throw new Error(`simulation stuck on ${backend.name}: statuses ${JSON.stringify(statuses)}`);
     }
     const fresh = sqliteStore(dbPath);
     const runs = [];
@@ -160,6 +170,8 @@ export async function simulate(scenario: Scenario): Promise<Outcome> {
     return { runs, effects, lateExecutions, compensations, reports, incarnations };
   } finally {
     if (!life?.dead) await runtime?.close().catch(() => undefined);
+    else await bury().catch(() => undefined);
+    await backend.dispose().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -1,0 +1,24 @@
+/** fast-check arbitraries of the fault-injection property: scenarios and their fault plans. */
+import fc from 'fast-check';
+import type { FaultPlan } from './faults.js';
+import { MAX_RETRIES, STEPS, type Scenario } from './simulation.js';
+
+export const planArb: fc.Arbitrary<FaultPlan> = fc.record({
+  crash: fc.option(
+    fc.record({
+      point: fc.constantFrom('beforeCommit' as const, 'afterCommit' as const, 'beforePublish' as const, 'afterPublish' as const, 'beforeAck' as const),
+      at: fc.integer({ min: 1, max: 12 }),
+    }),
+    { nil: undefined },
+  ),
+  failCommits: fc.array(fc.integer({ min: 1, max: 12 }), { maxLength: 2 }),
+  failPublishes: fc.array(fc.integer({ min: 1, max: 12 }), { maxLength: 2 }),
+  duplicates: fc.array(fc.integer({ min: 1, max: 15 }), { maxLength: 4 }),
+  extraDelays: fc.array(fc.integer({ min: 0, max: 3000 }), { maxLength: 4 }),
+});
+
+export const scenarioArb: fc.Arbitrary<Scenario> = fc.record({
+  failures: fc.array(fc.array(fc.integer({ min: 0, max: MAX_RETRIES + 1 }), { minLength: STEPS.length, maxLength: STEPS.length }), { minLength: 1, maxLength: 3 }),
+  plans: fc.array(planArb, { minLength: 0, maxLength: 3 }),
+  seed: fc.integer({ min: 1, max: 1_000_000 }),
+});

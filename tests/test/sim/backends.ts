@@ -1,0 +1,116 @@
+/**
+ * Where the simulation's process lives run: the memory broker on a manual clock (time jumps from
+ * timer to timer; a crash loses what the broker held, as an in-process broker would), or a real
+ * broker — RabbitMQ, SQS — on the system clock, where a crash drops the process's connection and
+ * the broker keeps and redelivers what that process had not acknowledged.
+ */
+import { randomUUID } from 'node:crypto';
+import { systemClock, type Broker, type Clock } from '@taskchart/core';
+import { ManualClock, settle } from '@taskchart/core/testing';
+import { memoryBroker, type MemoryBroker } from '@taskchart/broker-memory';
+import { amqpBroker, deleteTopology, type AmqpBroker } from '@taskchart/broker-amqp';
+import { deleteQueuesWithPrefix, sqsBroker, type SqsBrokerOptions } from '@taskchart/broker-sqs';
+
+export interface SimBackend {
+  readonly name: string;
+  readonly clock: Clock;
+  /** The simulated chain's retry backoff, in this backend's time. */
+  readonly backoff: { readonly initialMs: number; readonly maxMs: number };
+  /** How often the runtime retries outbox entries whose publish failed. */
+  readonly outboxSweepMs: number;
+  /** Multiplies the fault plan's extra publish delays (real brokers run on real time). */
+  readonly delayScale: number;
+  /**
+   * What a dead process's consumer does with a delivery: never answer it (memory: the message
+   * dies with the process's broker) or return without settling it (a real broker takes it back).
+   */
+  readonly deadDelivery: 'hang' | 'return';
+  /** The broker of a new process life. */
+  open(): Promise<Broker>;
+  /** The life that opened `broker` died: its broker memory is gone, or its connection drops. */
+  crashed(broker: Broker): Promise<void>;
+  /** Lets time pass; false when nothing more can happen (`dead`: the life just died). */
+  advance(dead: () => boolean): Promise<boolean>;
+  /** Deletes what the case declared on a real server. */
+  dispose(): Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function memoryBackend(): SimBackend {
+  const clock = new ManualClock();
+  let broker: MemoryBroker | undefined;
+  return {
+    name: 'memory',
+    clock,
+    backoff: { initialMs: 1000, maxMs: 4000 },
+    outboxSweepMs: 5000,
+    delayScale: 1,
+    deadDelivery: 'hang',
+    open: async () => (broker = memoryBroker({ clock })),
+    crashed: async () => {
+      // The process died: its in-memory broker (queued and delayed messages) dies with it.
+      broker?.hub.clear();
+    },
+    async advance(dead) {
+      if (await clock.runNext()) return true;
+      await settle(10);
+      return dead() || clock.runNext();
+    },
+    dispose: async () => undefined,
+  };
+}
+
+/** A backend on a real broker: one queue prefix per case, shared by the case's process lives. */
+function realBackend(name: string, make: (prefix: string) => Broker, cleanup: (prefix: string) => Promise<void>, limitMs: number): SimBackend {
+  const prefix = `tc-sim-${randomUUID().slice(0, 8)}-`;
+  const deadline = Date.now() + limitMs;
+  return {
+    name,
+    clock: systemClock,
+    backoff: { initialMs: 50, maxMs: 200 },
+    // Real time: a failed publish is retried by the sweep after one to two periods.
+    outboxSweepMs: 200,
+    delayScale: 0.1,
+    deadDelivery: 'return',
+    open: async () => make(prefix),
+    async crashed(broker) {
+      // A killed process's connection drops; the server gives its unacknowledged messages back.
+      await Promise.race([broker.close().catch(() => undefined), sleep(10_000)]);
+    },
+    async advance() {
+      await sleep(20);
+      return Date.now() < deadline;
+    },
+    dispose: () => cleanup(prefix),
+  };
+}
+
+const AMQP_URL = process.env['TASKCHART_AMQP_URL'] ?? 'amqp://guest:guest@127.0.0.1:5672';
+
+export function amqpBackend(limitMs = 60_000): SimBackend {
+  const brokers: AmqpBroker[] = [];
+  return realBackend(
+    'amqp',
+    (queuePrefix) => {
+      const broker = amqpBroker({ url: AMQP_URL, queuePrefix, reconnect: { initialDelayMs: 50, maxDelayMs: 500 }, onError: () => undefined });
+      brokers.push(broker);
+      return broker;
+    },
+    async () => {
+      const queues = [...new Set(brokers.flatMap((b) => b.declared().queues))];
+      const exchanges = [...new Set(brokers.flatMap((b) => b.declared().exchanges))];
+      await deleteTopology(AMQP_URL, { queues, exchanges });
+    },
+    limitMs,
+  );
+}
+
+export function sqsBackend(connection: Pick<SqsBrokerOptions, 'endpoint' | 'region' | 'credentials'>, limitMs = 90_000): SimBackend {
+  return realBackend(
+    'sqs',
+    (queuePrefix) => sqsBroker({ ...connection, queuePrefix, waitTimeSeconds: 1, visibilityTimeoutSeconds: 5, onError: () => undefined }),
+    async (prefix) => void (await deleteQueuesWithPrefix(connection, prefix)),
+    limitMs,
+  );
+}
