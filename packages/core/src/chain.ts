@@ -41,10 +41,17 @@ export function chain<const T extends readonly [AnyTask, ...AnyTask[]]>(
   const list = tasks as readonly AnyTask[];
   if (list.length === 0) throw new InvalidOptionError(`chain "${name}": tasks`, 'a chain needs at least one task');
   const seen = new Map<string, number>();
+  const firstByName = new Map<string, { task: AnyTask; index: number }>();
   const steps: StepDef[] = list.map((t, index) => {
     if (!t || typeof t !== 'object' || typeof t.run !== 'function') {
       throw new InvalidOptionError(`chain "${name}": tasks[${index}]`, 'must be a task created with task()');
     }
+    // The same task twice is fine (its second step is `name_2`); two tasks sharing a name are not.
+    const first = firstByName.get(t.name);
+    if (first && first.task !== t) {
+      throw new InvalidOptionError(`chain "${name}": tasks[${index}]`, `a different task already has the name "${t.name}" (tasks[${first.index}]); task names must be unique`);
+    }
+    if (!first) firstByName.set(t.name, { task: t, index });
     const count = (seen.get(t.name) ?? 0) + 1;
     seen.set(t.name, count);
     const key = count === 1 ? t.name : `${t.name}_${count}`;

@@ -46,7 +46,14 @@ describe('definition-time validation', () => {
     expect(() => (chain as (name: string, ...t: unknown[]) => unknown)('c', ok, { name: 'fake' })).toThrow('chain "c": tasks[1]: must be a task created with task()');
   });
 
-  it('rejects two different tasks sharing a name', () => {
+  it('rejects two different tasks sharing a name in one chain, at definition', () => {
+    const first = task('same', (x: number) => x);
+    const second = task('same', (x: number) => x + 1);
+    expect(() => chain('c', first, second)).toThrow('chain "c": tasks[1]: a different task already has the name "same" (tasks[0]); task names must be unique');
+    expect(chain('twice', first, first).steps.map((s) => s.key)).toEqual(['same', 'same_2']);
+  });
+
+  it('rejects two different tasks sharing a name across chains', () => {
     const a = chain('a', task('same', (x: number) => x));
     const b = chain('b', task('same', (x: number) => x + 1));
     expect(() => createRuntime({ broker: noopBroker, store: sqliteStore(':memory:'), chains: [a, b] })).toThrow('duplicate task name "same"');
