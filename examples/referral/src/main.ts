@@ -44,7 +44,7 @@ try {
   console.error(error instanceof Error ? `${error.name}: ${error.message}` : error);
   const hints: Record<string, string> = {
     amqp: 'is RabbitMQ running? set AMQP_URL (default amqp://guest:guest@127.0.0.1:5672)',
-    sqs: 'set SQS_ENDPOINT for a local SQS server (any credentials), or AWS_REGION and AWS credentials for AWS',
+    sqs: 'set SQS_ENDPOINT for a local SQS server (any credentials; start one from the repository root with `node --import tsx scripts/sqs-server.ts 4599 &` and use SQS_ENDPOINT=http://127.0.0.1:4599), or AWS_REGION and AWS credentials for AWS',
   };
   const hint = hints[broker];
   if (hint) console.error(`the ${broker} broker failed: ${hint}; or run the demo on the memory broker (unset TASKCHART_BROKER)`);
