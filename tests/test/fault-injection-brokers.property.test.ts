@@ -6,30 +6,21 @@
  * cases than on memory (each takes real seconds): `FAULT_RUNS_BROKERS=n` for more.
  */
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, it } from 'vitest';
-import { startLocalSqsServer, type LocalSqsServer } from '../../scripts/sqs-server.js';
+import { afterAll, describe, it } from 'vitest';
+import { openTestEndpoint } from '../../packages/broker-sqs/test/sqs-endpoint.js';
 import { scenarioArb } from './sim/arbitraries.js';
 import { amqpBackend, sqsBackend, type SimBackend } from './sim/backends.js';
 import { checkInvariants } from './sim/invariants.js';
 import { REGRESSIONS } from './sim/regressions.js';
 import { simulate } from './sim/simulation.js';
 
-let sqs: LocalSqsServer | undefined;
-beforeAll(async () => {
-  if (!process.env['SQS_ENDPOINT']) sqs = await startLocalSqsServer();
-});
-afterAll(async () => {
-  await sqs?.stop();
-});
-
-const sqsConnection = () =>
-  process.env['SQS_ENDPOINT']
-    ? { endpoint: process.env['SQS_ENDPOINT'], ...(process.env['AWS_REGION'] ? { region: process.env['AWS_REGION'] } : {}) }
-    : { endpoint: sqs?.endpoint ?? '', region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } };
+// SQS_ENDPOINT, or a local fauxqs server started here (as the adapter's own tests do).
+const sqs = await openTestEndpoint();
+afterAll(() => sqs.stop());
 
 const BACKENDS: ReadonlyArray<{ name: string; make: () => SimBackend; runs: number }> = [
   { name: 'amqp', make: () => amqpBackend(), runs: 20 },
-  { name: 'sqs', make: () => sqsBackend(sqsConnection()), runs: 6 },
+  { name: 'sqs', make: () => sqsBackend(sqs), runs: 6 },
 ];
 
 describe.each(BACKENDS)('fault injection on a real broker (fast-check): $name', ({ make, runs }) => {

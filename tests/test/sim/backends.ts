@@ -5,11 +5,12 @@
  * the broker keeps and redelivers what that process had not acknowledged.
  */
 import { randomUUID } from 'node:crypto';
-import { systemClock, type Broker, type Clock } from '@taskchart/core';
+import { systemClock, type Broker, type Clock, type Runtime } from '@taskchart/core';
 import { ManualClock, settle } from '@taskchart/core/testing';
 import { memoryBroker, type MemoryBroker } from '@taskchart/broker-memory';
-import { amqpBroker, deleteTopology, type AmqpBroker } from '@taskchart/broker-amqp';
-import { deleteQueuesWithPrefix, sqsBroker, type SqsBrokerOptions } from '@taskchart/broker-sqs';
+import { sqsBroker } from '@taskchart/broker-sqs';
+import { cleanupPrefix, trackedBroker } from '../../../packages/broker-amqp/test/helpers.js';
+import type { TestEndpoint } from '../../../packages/broker-sqs/test/sqs-endpoint.js';
 
 export interface SimBackend {
   readonly name: string;
@@ -27,8 +28,13 @@ export interface SimBackend {
   readonly deadDelivery: 'hang' | 'return';
   /** The broker of a new process life. */
   open(): Promise<Broker>;
-  /** The life that opened `broker` died: its broker memory is gone, or its connection drops. */
-  crashed(broker: Broker): Promise<void>;
+  /**
+   * The life that opened `broker` and ran `runtime` died: its broker memory is gone, or its
+   * connection drops. Its runtime is abandoned (a killed process runs no shutdown code), or, on a
+   * real broker, closed only to release its timers, handles and connection — everything it
+   * touches fails by then, so it can no longer write or publish anything.
+   */
+  crashed(broker: Broker, runtime: Runtime | undefined): Promise<void>;
   /** Lets time pass; false when nothing more can happen (`dead`: the life just died). */
   advance(dead: () => boolean): Promise<boolean>;
   /** Deletes what the case declared on a real server. */
@@ -36,6 +42,13 @@ export interface SimBackend {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Waits for `work`, at most `ms` (a release that hangs must not hang the case); never rejects. */
+async function within(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([work.catch(() => undefined), new Promise((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
+}
 
 export function memoryBackend(): SimBackend {
   const clock = new ManualClock();
@@ -74,9 +87,10 @@ function realBackend(name: string, make: (prefix: string) => Broker, cleanup: (p
     delayScale: 0.1,
     deadDelivery: 'return',
     open: async () => make(prefix),
-    async crashed(broker) {
+    async crashed(broker, runtime) {
       // A killed process's connection drops; the server gives its unacknowledged messages back.
-      await Promise.race([broker.close().catch(() => undefined), sleep(10_000)]);
+      await within(broker.close(), 10_000);
+      if (runtime) await within(runtime.close(), 10_000);
     },
     async advance() {
       await sleep(20);
@@ -86,31 +100,15 @@ function realBackend(name: string, make: (prefix: string) => Broker, cleanup: (p
   };
 }
 
-const AMQP_URL = process.env['TASKCHART_AMQP_URL'] ?? 'amqp://guest:guest@127.0.0.1:5672';
-
 export function amqpBackend(limitMs = 60_000): SimBackend {
-  const brokers: AmqpBroker[] = [];
-  return realBackend(
-    'amqp',
-    (queuePrefix) => {
-      const broker = amqpBroker({ url: AMQP_URL, queuePrefix, reconnect: { initialDelayMs: 50, maxDelayMs: 500 }, onError: () => undefined });
-      brokers.push(broker);
-      return broker;
-    },
-    async () => {
-      const queues = [...new Set(brokers.flatMap((b) => b.declared().queues))];
-      const exchanges = [...new Set(brokers.flatMap((b) => b.declared().exchanges))];
-      await deleteTopology(AMQP_URL, { queues, exchanges });
-    },
-    limitMs,
-  );
+  return realBackend('amqp', (prefix) => trackedBroker(prefix, { reconnect: { initialDelayMs: 50, maxDelayMs: 500 }, onError: () => undefined }), cleanupPrefix, limitMs);
 }
 
-export function sqsBackend(connection: Pick<SqsBrokerOptions, 'endpoint' | 'region' | 'credentials'>, limitMs = 90_000): SimBackend {
+export function sqsBackend(sqs: TestEndpoint, limitMs = 90_000): SimBackend {
   return realBackend(
     'sqs',
-    (queuePrefix) => sqsBroker({ ...connection, queuePrefix, waitTimeSeconds: 1, visibilityTimeoutSeconds: 5, onError: () => undefined }),
-    async (prefix) => void (await deleteQueuesWithPrefix(connection, prefix)),
+    (queuePrefix) => sqsBroker({ ...sqs.connection, queuePrefix, waitTimeSeconds: 1, visibilityTimeoutSeconds: 5, onError: () => undefined }),
+    (prefix) => sqs.cleanup(prefix),
     limitMs,
   );
 }

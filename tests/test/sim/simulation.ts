@@ -117,16 +117,8 @@ export async function simulate(scenario: Scenario, backend: SimBackend = memoryB
       }
     }
   };
-  /**
-   * The process died: its broker memory is gone, or its connection drops. Its runtime is
-   * abandoned, not closed — a killed process runs no shutdown code — except that on a real
-   * broker the dead runtime's timers, handles and connection are released once everything it
-   * touches fails (it can no longer write or publish anything).
-   */
   const bury = async () => {
-    const dead = runtime;
-    if (broker) await backend.crashed(broker);
-    if (backend.deadDelivery === 'return' && dead) await Promise.race([dead.close().catch(() => undefined), new Promise((r) => setTimeout(r, 10_000))]);
+    if (broker) await backend.crashed(broker, runtime);
   };
   const statusOf = async (id: string) => (await runtime?.getRun(id).catch(() => undefined))?.status;
 
