@@ -37,7 +37,7 @@ function validDelay(option: string, delayMs: number | undefined): number {
 export class AmqpBroker implements Broker {
   readonly name = 'amqp';
   /** Durable; any delay (hops of at most 2^25 ms are chained); no deduplication (RabbitMQ has none built in). */
-  readonly capabilities: BrokerCapabilities = { durable: true, maxDelayMs: Number.POSITIVE_INFINITY, deduplicates: false };
+  readonly capabilities: BrokerCapabilities = { durable: true, maxDelayMs: Number.POSITIVE_INFINITY, deduplicates: false, maxMessageBytes: 128 * 1024 * 1024 };
   readonly options: ResolvedAmqpOptions;
   private readonly topology = new Topology();
   private readonly connection: AmqpConnection;

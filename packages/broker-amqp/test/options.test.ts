@@ -29,7 +29,7 @@ describe('amqpBroker options', () => {
     expect(broker.options.url).toBe(`${url}?heartbeat=10`);
     expect(amqpBroker({ url: `${url}/?heartbeat=3` }).options.url).toBe(`${url}/?heartbeat=3`);
     expect(amqpBroker({ url: `${url}/?frameMax=8192`, heartbeatSeconds: 0 }).options.url).toBe(`${url}/?frameMax=8192&heartbeat=0`);
-    expect(broker.capabilities).toEqual({ durable: true, maxDelayMs: Number.POSITIVE_INFINITY, deduplicates: false });
+    expect(broker.capabilities).toEqual({ durable: true, maxDelayMs: Number.POSITIVE_INFINITY, deduplicates: false, maxMessageBytes: 128 * 1024 * 1024 });
   });
 
   it.each([

@@ -188,7 +188,7 @@ export class MemoryHub {
  */
 export class MemoryBroker implements Broker {
   readonly name = 'memory';
-  readonly capabilities = { durable: false, maxDelayMs: Number.POSITIVE_INFINITY, deduplicates: false } as const;
+  readonly capabilities = { durable: false, maxDelayMs: Number.POSITIVE_INFINITY, deduplicates: false, maxMessageBytes: Number.POSITIVE_INFINITY } as const;
   readonly hub: MemoryHub;
   private readonly prefix: string;
   private readonly consumers = new Set<{ queue: MemoryQueue; state: ConsumerState }>();

@@ -68,7 +68,7 @@ export class SqsBroker implements Broker {
       const { client, owned } = createClient(this.options);
       this.api = sdkSqsApi(client, owned);
     }
-    this.capabilities = { durable: true, maxDelayMs: this.options.maxDelaySeconds * 1000, deduplicates: this.options.fifo };
+    this.capabilities = { durable: true, maxDelayMs: this.options.maxDelaySeconds * 1000, deduplicates: this.options.fifo, maxMessageBytes: this.options.maxMessageBytes };
     this.directory = new QueueDirectory(this.api, this.options);
     this.heartbeat = new Heartbeat(this.api, {
       intervalMs: this.options.heartbeatIntervalMs,

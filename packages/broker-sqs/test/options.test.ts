@@ -45,7 +45,7 @@ describe('sqsBroker options', () => {
   });
 
   it('declares SQS capabilities: durable, 15-minute delays, deduplication only when FIFO', () => {
-    expect(sqsBroker({ region: 'eu-west-2' }).capabilities).toEqual({ durable: true, maxDelayMs: 900_000, deduplicates: false });
+    expect(sqsBroker({ region: 'eu-west-2' }).capabilities).toEqual({ durable: true, maxDelayMs: 900_000, deduplicates: false, maxMessageBytes: 262_144 });
     expect(sqsBroker({ region: 'eu-west-2', fifo: true }).capabilities.deduplicates).toBe(true);
   });
 

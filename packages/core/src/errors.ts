@@ -56,6 +56,28 @@ export class RuntimeStateError extends TaskchartError {
   override readonly name = 'RuntimeStateError';
 }
 
+/**
+ * A broker refused a message for good: publishing the same message again can never succeed (it
+ * is over the broker's size limit, or holds a character or an id the broker cannot carry).
+ * Adapters throw it from `publish()` instead of a plain error; the runtime then fails the step
+ * the message was for, through the normal failure path (`onFailure`, compensation), instead of
+ * retrying the publish forever. Transient failures (a dropped connection, throttling) must stay
+ * plain errors: the runtime retries those.
+ */
+export class MessageRefusedError extends TaskchartError {
+  override readonly name = 'MessageRefusedError';
+  constructor(
+    /** The broker's name (`memory`, `amqp`, `sqs`). */
+    readonly broker: string,
+    /** The queue the message was published to, as the runtime names it. */
+    readonly queue: string,
+    /** Why, naming the size, character or id and the broker's limit. */
+    readonly reason: string,
+  ) {
+    super(`${broker} refused a message for queue "${queue}" for good: ${reason}`);
+  }
+}
+
 /** What the store and `onFailure` keep of an error: plain data that survives JSON. */
 export interface SerializedError {
   readonly name: string;

@@ -3,6 +3,7 @@ export { systemClock, type Clock, type RandomSource, type TimerHandle } from './
 export { parseDuration, type Duration, type DurationUnit } from './duration.js';
 export {
   InvalidOptionError,
+  MessageRefusedError,
   NonRetryableError,
   RunFailedError,
   RuntimeStateError,

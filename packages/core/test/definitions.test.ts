@@ -3,7 +3,7 @@ import { chain, createRuntime, InvalidOptionError, parseDuration, sqliteStore, t
 
 const noopBroker: Broker = {
   name: 'none',
-  capabilities: { durable: false, maxDelayMs: Infinity, deduplicates: false },
+  capabilities: { durable: false, maxDelayMs: Infinity, deduplicates: false, maxMessageBytes: Infinity },
   publish: async () => undefined,
   consume: async () => ({ cancel: async () => undefined }),
   close: async () => undefined,

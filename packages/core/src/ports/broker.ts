@@ -95,6 +95,11 @@ export interface BrokerCapabilities {
   readonly maxDelayMs: number;
   /** Whether `deduplicationId` is honoured. */
   readonly deduplicates: boolean;
+  /**
+   * The largest message (body and headers, in UTF-8 bytes) one publish can carry; `Infinity`
+   * when unbounded. A larger one makes `publish()` reject with `MessageRefusedError`.
+   */
+  readonly maxMessageBytes: number;
 }
 
 export interface Broker {
@@ -104,6 +109,9 @@ export interface Broker {
   /**
    * Publish `body` to `queue`. Resolves only once the broker has taken responsibility for the
    * message (publisher confirm, HTTP 200); rejects if it could not, never silently drops it.
+   * Rejects with `MessageRefusedError` when the message can never be accepted (too large, a
+   * character or id the broker cannot carry), and with any other error when a retry may succeed.
+   * One refused message must never stop the adapter from publishing others.
    */
   publish(queue: string, body: string, options?: PublishOptions): Promise<void>;
   /** Start consuming `queue`; the queue is created if the broker needs that. */

@@ -84,6 +84,7 @@ export function brokerContract(options: BrokerContractOptions): void {
       expect(typeof broker.name).toBe('string');
       expect(typeof broker.capabilities.durable).toBe('boolean');
       expect(broker.capabilities.maxDelayMs).toBeGreaterThan(0);
+      expect(broker.capabilities.maxMessageBytes).toBeGreaterThan(0);
     });
 
     it('delivers a published message with its body and headers', async () => {
