@@ -95,6 +95,8 @@ export class ProgressPrinter {
         return `${head}${p.red('■ run failed')}`;
       case 'run.compensated':
         return `${head}${p.magenta('■ run compensated (rolled back)')}`;
+      case 'run.parked':
+        return `${head}${p.red(`■ run parked: ${e.error?.message ?? 'the loaded definition cannot continue it'}`)}`;
     }
   }
 }

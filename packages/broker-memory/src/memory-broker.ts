@@ -18,7 +18,10 @@ import {
 export interface MemoryBrokerOptions {
   /** Prepended to every queue name, to keep several runtimes apart on one hub. @defaultValue '' */
   queuePrefix?: string;
-  /** Time source for delayed messages. @defaultValue the system clock */
+  /**
+   * Time source for delayed messages. A delay may be any finite number of milliseconds: the
+   * system clock waits out delays past Node's 2^31-1 ms timer limit in hops. @defaultValue the system clock
+   */
   clock?: Clock;
   /**
    * Queues to share with other `memoryBroker` handles in this process (each handle then acts

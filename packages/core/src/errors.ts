@@ -57,6 +57,38 @@ export class RuntimeStateError extends TaskchartError {
 }
 
 /**
+ * The store can no longer keep what is committed to it (SQLite: the file it opened was deleted or
+ * replaced under it). The store refuses this call and every later one; a runtime that meets it
+ * stops consuming and logs it as an error, instead of acknowledging work that would be lost.
+ */
+export class StoreLostError extends TaskchartError {
+  override readonly name = 'StoreLostError';
+  constructor(
+    /** Where the store kept its data (SQLite: the file's path, as resolved when it opened it). */
+    readonly path: string,
+    detail: string,
+    /** The store's name in the message (`sqliteStore`). */
+    store = 'sqliteStore',
+  ) {
+    super(`${store}: ${path}: ${detail}; the store refuses every further call (nothing more would be kept)`);
+  }
+}
+
+/**
+ * Another connection held the store's write lock for longer than the store's `busyTimeoutMs`;
+ * nothing of the call was written. Transient: the same call may succeed later.
+ */
+export class StoreBusyError extends TaskchartError {
+  override readonly name = 'StoreBusyError';
+  constructor(
+    readonly path: string,
+    readonly busyTimeoutMs: number,
+  ) {
+    super(`sqliteStore: ${path}: another connection held the lock for more than busyTimeoutMs (${busyTimeoutMs} ms); nothing was written`);
+  }
+}
+
+/**
  * A broker refused a message for good: publishing the same message again can never succeed (it
  * is over the broker's size limit, or holds a character or an id the broker cannot carry).
  * Adapters throw it from `publish()` instead of a plain error; the runtime then fails the step
@@ -75,6 +107,25 @@ export class MessageRefusedError extends TaskchartError {
     readonly reason: string,
   ) {
     super(`${broker} refused a message for queue "${queue}" for good: ${reason}`);
+  }
+}
+
+/**
+ * A run the loaded definition cannot continue (its stored state names a step a deploy renamed or
+ * removed, say) was parked instead of retried forever: it keeps its snapshot untouched, its
+ * status is `parked`, its messages are dead-lettered with this error's message, and `onFailure`
+ * hears of it. `result()` of a parked run rejects with it. Deploy a definition that can continue
+ * the stored state, then re-drive the run.
+ */
+export class RunParkedError extends TaskchartError {
+  override readonly name = 'RunParkedError';
+  constructor(
+    readonly runId: string,
+    readonly chain: string,
+    /** Why: the stored state, the definition's steps, and what failed. */
+    readonly reason: string,
+  ) {
+    super(`run "${runId}" (chain "${chain}") is parked: ${reason}`);
   }
 }
 

@@ -6,8 +6,11 @@ export {
   MessageRefusedError,
   NonRetryableError,
   RunFailedError,
+  RunParkedError,
   RuntimeStateError,
   SerializationError,
+  StoreBusyError,
+  StoreLostError,
   TaskchartError,
   TaskTimeoutError,
   UnknownChainError,
@@ -45,7 +48,7 @@ export {
   type Store,
   type WriteResult,
 } from './ports/store.js';
-export { compileRetryPolicy, type BackoffOptions, type ErrorClass, type Jitter, type RetryOptions, type RetryPolicy } from './retry-policy.js';
+export { backoffDelay, compileRetryPolicy, type BackoffOptions, type BackoffShape, type ErrorClass, type Jitter, type RetryOptions, type RetryPolicy } from './retry-policy.js';
 export { DEFAULT_QUEUE, task, type AnyTask, type CompensateFn, type CompensationContext, type Task, type TaskContext, type TaskFn, type TaskInput, type TaskOptions, type TaskOutput } from './task.js';
 export { createRuntime, Runtime, type StartRunOptions } from './runtime/runtime.js';
 export type { Logger, RuntimeOptions } from './runtime/runtime-options.js';

@@ -14,9 +14,12 @@ export type Jitter =
 export type ErrorClass = abstract new (...args: any[]) => Error;
 
 export interface BackoffOptions {
-  /** The delay before the first retry. @defaultValue '1s' */
+  /** The delay before the first retry, from 1 ms to 365 days. @defaultValue '1s' */
   initial?: Duration;
-  /** No delay exceeds this. @defaultValue '10m' (Celery's `retry_backoff_max` of 600 s) */
+  /**
+   * No delay exceeds this; from `initial` to 365 days.
+   * @defaultValue '10m' (Celery's `retry_backoff_max` of 600 s)
+   */
   max?: Duration;
   /** Each retry's delay is the previous one times this. Must be >= 1. @defaultValue 2 */
   factor?: number;
@@ -57,6 +60,35 @@ export interface RetryPolicy {
 
 const JITTERS: readonly Jitter[] = ['none', 'full', 'equal'];
 
+/** The shape of an exponential backoff, in milliseconds (a {@link RetryPolicy} is one). */
+export interface BackoffShape {
+  readonly initialMs: number;
+  readonly maxMs: number;
+  readonly factor: number;
+  readonly jitter: Jitter;
+}
+
+/**
+ * The one exponential backoff formula of Taskchart: Celery's `min(max, initial * factor^retry)`
+ * for retry number `retry` (0 for the first), randomised by `jitter` with a uniform `random` in
+ * [0, 1). Step retries use it through {@link RetryPolicy.delayFor}; the runtime uses it for
+ * failed publishes, store commits and redeliveries.
+ */
+export function backoffDelay(shape: BackoffShape, retry: number, random = 0): number {
+  const exact = Math.min(shape.maxMs, shape.initialMs * shape.factor ** retry);
+  const r = Math.min(Math.max(random, 0), 0.999_999_999);
+  switch (shape.jitter) {
+    case 'none':
+      return exact;
+    case 'full':
+      return Math.floor(r * (exact + 1));
+    case 'equal': {
+      const half = Math.floor(exact / 2);
+      return exact - half + Math.floor(r * (half + 1));
+    }
+  }
+}
+
 export function compileRetryPolicy(options: RetryOptions | undefined, owner: string): RetryPolicy {
   const opt = (name: string) => `${owner}: retry.${name}`;
   const raw = options ?? {};
@@ -93,6 +125,7 @@ export function compileRetryPolicy(options: RetryOptions | undefined, owner: str
     throw new InvalidOptionError(opt('retryOn'), 'must be an array of error classes or a predicate function');
   }
 
+  const shape: BackoffShape = { initialMs, maxMs, factor, jitter };
   return {
     maxRetries,
     initialMs,
@@ -101,18 +134,7 @@ export function compileRetryPolicy(options: RetryOptions | undefined, owner: str
     jitter,
     isRetryable: (error) => !(error instanceof NonRetryableError) && matches(error),
     delayFor(retry, random) {
-      const exact = Math.min(maxMs, initialMs * factor ** retry);
-      const r = Math.min(Math.max(random, 0), 0.999_999_999);
-      switch (jitter) {
-        case 'none':
-          return exact;
-        case 'full':
-          return Math.floor(r * (exact + 1));
-        case 'equal': {
-          const half = Math.floor(exact / 2);
-          return exact - half + Math.floor(r * (half + 1));
-        }
-      }
+      return backoffDelay(shape, retry, random);
     },
   };
 }

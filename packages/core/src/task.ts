@@ -34,7 +34,8 @@ export interface TaskOptions<I, O> {
   retry?: RetryOptions;
   /**
    * Abort an attempt after this long (through `ctx.signal`); the attempt counts as failed with
-   * a `TaskTimeoutError`, which is retried like any other error. @defaultValue no timeout
+   * a `TaskTimeoutError`, which is retried like any other error. From 1 ms to 365 days (longer
+   * is an `InvalidOptionError`). @defaultValue no timeout
    */
   timeout?: Duration;
   /** The broker queue this task's messages go to. @defaultValue 'taskchart' */
@@ -43,7 +44,7 @@ export interface TaskOptions<I, O> {
   compensate?: CompensateFn<I, O>;
   /** Retry policy of `compensate`. @defaultValue the task's `retry` */
   compensateRetry?: RetryOptions;
-  /** Timeout of one `compensate` attempt. @defaultValue the task's `timeout` */
+  /** Timeout of one `compensate` attempt, from 1 ms to 365 days. @defaultValue the task's `timeout` */
   compensateTimeout?: Duration;
 }
 

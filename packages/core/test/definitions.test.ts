@@ -24,6 +24,38 @@ describe('durations', () => {
   it.each([['4 parsecs'], ['-1s'], [-5], [Number.NaN], ['s'], [{}]])('rejects %j naming the option', (input) => {
     expect(() => parseDuration(input, 'task "t": timeout')).toThrow(/^task "t": timeout: /);
   });
+
+  it('takes up to 365 days unless the option names its own limit, and names the value and the range past it', () => {
+    expect(parseDuration('365d', 'x')).toBe(31_536_000_000);
+    expect(() => parseDuration('366d', 'x')).toThrow('x: must be a duration between 0 ms and 365d (31536000000 ms), got "366d"');
+    expect(() => parseDuration(31_536_000_001, 'x', { allowZero: false })).toThrow('x: must be a duration between 1 ms and 365d (31536000000 ms), got 31536000001 ms');
+    expect(parseDuration('1d', 'x', { max: 86_400_000 })).toBe(86_400_000);
+    expect(() => parseDuration('25h', 'x', { max: 86_400_000 })).toThrow('x: must be a duration between 0 ms and 1d (86400000 ms), got "25h"');
+  });
+});
+
+describe('duration ranges of the options', () => {
+  it('a task timeout, compensateTimeout and retry backoff take up to 365 days', () => {
+    const t = task('slow', (x: number) => x, { timeout: '365d', compensateTimeout: '25d', retry: { backoff: { initial: '25d', max: '365d' } } });
+    expect([t.timeoutMs, t.compensateTimeoutMs, t.retry.initialMs, t.retry.maxMs]).toEqual([365 * 86_400_000, 25 * 86_400_000, 25 * 86_400_000, 365 * 86_400_000]);
+    const range = 'must be a duration between 1 ms and 365d (31536000000 ms), got "400d"';
+    expect(() => task('t', (x: number) => x, { timeout: '400d' })).toThrow(`task "t": timeout: ${range}`);
+    expect(() => task('t', (x: number) => x, { compensateTimeout: '400d' })).toThrow(`task "t": compensateTimeout: ${range}`);
+    expect(() => task('t', (x: number) => x, { retry: { backoff: { initial: '400d' } } })).toThrow(`task "t": retry.backoff.initial: ${range}`);
+    expect(() => task('t', (x: number) => x, { retry: { backoff: { max: '400d' } } })).toThrow(`task "t": retry.backoff.max: ${range}`);
+  });
+
+  it('the runtime periods outboxSweep and resultPoll take up to a day', () => {
+    const store = sqliteStore(':memory:');
+    const c = chain('periods', task('p', (x: number) => x));
+    expect(() => createRuntime({ broker: noopBroker, store, chains: [c], outboxSweep: '1d', resultPoll: '1d' })).not.toThrow();
+    expect(() => createRuntime({ broker: noopBroker, store, chains: [c], outboxSweep: '25d' })).toThrow(
+      'createRuntime: outboxSweep: must be a duration between 1 ms and 1d (86400000 ms), got "25d"',
+    );
+    expect(() => createRuntime({ broker: noopBroker, store, chains: [c], resultPoll: 2_147_483_648 })).toThrow(
+      'createRuntime: resultPoll: must be a duration between 1 ms and 1d (86400000 ms), got 2147483648 ms',
+    );
+  });
 });
 
 describe('definition-time validation', () => {

@@ -5,7 +5,7 @@
  * the broker keeps and redelivers what that process had not acknowledged.
  */
 import { randomUUID } from 'node:crypto';
-import { systemClock, type Broker, type Clock, type Runtime } from '@taskchart/core';
+import { systemClock, type Broker, type Clock, type Runtime, type Store } from '@taskchart/core';
 import { ManualClock, settle } from '@taskchart/core/testing';
 import { memoryBroker, type MemoryBroker } from '@taskchart/broker-memory';
 import { sqsBroker } from '@taskchart/broker-sqs';
@@ -29,12 +29,14 @@ export interface SimBackend {
   /** The broker of a new process life. */
   open(): Promise<Broker>;
   /**
-   * The life that opened `broker` and ran `runtime` died: its broker memory is gone, or its
-   * connection drops. Its runtime is abandoned (a killed process runs no shutdown code), or, on a
-   * real broker, closed only to release its timers, handles and connection — everything it
-   * touches fails by then, so it can no longer write or publish anything.
+   * The life that opened `broker` and `store` and ran `runtime` died: its broker memory is gone,
+   * or its connection drops. Its runtime is abandoned (a killed process runs no shutdown code), or,
+   * on a real broker, closed only to release its timers, handles and connection — everything it
+   * touches fails by then, so it can no longer write or publish anything. Its store is closed
+   * either way, as the OS closes a killed process's files (a store of this process may then open
+   * the file again).
    */
-  crashed(broker: Broker, runtime: Runtime | undefined): Promise<void>;
+  crashed(broker: Broker, runtime: Runtime | undefined, store: Store | undefined): Promise<void>;
   /** Lets time pass; false when nothing more can happen (`dead`: the life just died). */
   advance(dead: () => boolean): Promise<boolean>;
   /** Deletes what the case declared on a real server. */
@@ -61,9 +63,11 @@ export function memoryBackend(): SimBackend {
     delayScale: 1,
     deadDelivery: 'hang',
     open: async () => (broker = memoryBroker({ clock })),
-    crashed: async () => {
-      // The process died: its in-memory broker (queued and delayed messages) dies with it.
+    crashed: async (_broker, _runtime, store) => {
+      // The process died: its in-memory broker (queued and delayed messages) dies with it, and
+      // the OS closes its store file.
       broker?.hub.clear();
+      await store?.close();
     },
     async advance(dead) {
       if (await clock.runNext()) return true;
@@ -87,10 +91,12 @@ function realBackend(name: string, make: (prefix: string) => Broker, cleanup: (p
     delayScale: 0.1,
     deadDelivery: 'return',
     open: async () => make(prefix),
-    async crashed(broker, runtime) {
+    async crashed(broker, runtime, store) {
       // A killed process's connection drops; the server gives its unacknowledged messages back.
       await within(broker.close(), 10_000);
       if (runtime) await within(runtime.close(), 10_000);
+      // Closed by the runtime, unless its close hung: the OS closes a dead process's files.
+      await store?.close();
     },
     async advance() {
       await sleep(20);

@@ -1,9 +1,9 @@
 /**
  * Fault injection for the simulation: a process "incarnation" whose store and broker calls can
- * crash it at chosen points, fail transiently, and whose publishes can be duplicated and
- * delayed (reordered).
+ * crash it at chosen points, fail transiently, and whose publishes can be duplicated, delayed
+ * (reordered), refused for a while (transient refusals) or refused for good (`MessageRefusedError`).
  */
-import type { Broker, ConsumeOptions, Delivery, DeliveryHandler, PublishOptions, RunWrite, Store, WriteResult } from '@taskchart/core';
+import { MessageRefusedError, type Broker, type ConsumeOptions, type Delivery, type DeliveryHandler, type PublishOptions, type RunWrite, type Store, type WriteResult } from '@taskchart/core';
 
 export type CrashPoint = 'beforeCommit' | 'afterCommit' | 'beforePublish' | 'afterPublish' | 'beforeAck';
 
@@ -14,6 +14,12 @@ export interface FaultPlan {
   readonly failCommits: readonly number[];
   /** Publishes (by index) that fail once, transiently. */
   readonly failPublishes: readonly number[];
+  /**
+   * Transient refusals: `count` consecutive publishes from the `from`-th on are rejected with a
+   * plain error (a throttled or unreachable broker), so one outbox entry fails several times in a
+   * row and its retries back off.
+   */
+  readonly throttle?: { readonly from: number; readonly count: number };
   /** Publishes (by index) delivered twice. */
   readonly duplicates: readonly number[];
   /** Extra delay per publish (cycled), which reorders deliveries. */
@@ -81,10 +87,15 @@ export interface FaultyBrokerOptions {
   readonly deadDelivery?: 'hang' | 'return';
   /** Multiplies the plan's extra delays. @defaultValue 1 */
   readonly delayScale?: number;
+  /**
+   * Permanent refusals: a message for which this returns true is rejected with
+   * `MessageRefusedError` on every publish, in every life (as SQS refuses a body over 256 KiB).
+   */
+  readonly refuse?: (body: string) => boolean;
 }
 
 export function faultyBroker(inner: Broker, life: Incarnation, options: FaultyBrokerOptions = {}): Broker {
-  const { deadDelivery = 'hang', delayScale = 1 } = options;
+  const { deadDelivery = 'hang', delayScale = 1, refuse } = options;
   let publishes = 0;
   const failed = new Set<number>();
   return {
@@ -97,6 +108,9 @@ export function faultyBroker(inner: Broker, life: Incarnation, options: FaultyBr
         failed.add(n);
         throw new Error(`transient broker failure (publish #${n})`);
       }
+      const throttle = life.plan.throttle;
+      if (throttle && n >= throttle.from && n < throttle.from + throttle.count) throw new Error(`broker throttling (publish #${n})`);
+      if (refuse?.(body)) throw new MessageRefusedError(inner.name, queue, 'simulated: the message is over the broker\'s size limit');
       const delays = life.plan.extraDelays;
       const extra = Math.round((delays.length > 0 ? (delays[n % delays.length] ?? 0) : 0) * delayScale);
       await inner.publish(queue, body, { ...options, delayMs: (options.delayMs ?? 0) + extra });

@@ -5,10 +5,20 @@ import { MAX_RETRIES, STEPS, type Outcome, type Scenario } from './simulation.js
 export function checkInvariants(scenario: Scenario, outcome: Outcome): void {
   for (const [i, run] of outcome.runs.entries()) {
     const failures = scenario.failures[i] ?? [];
-    // The first step that fails more often than it may retry decides the run's fate.
-    const failing = failures.findIndex((f) => f > MAX_RETRIES);
+    // The first step that fails for good decides the run's fate: one that fails more often than
+    // it may retry, or one whose message the broker refuses for good (it never runs at all).
+    const flaking = failures.findIndex((f) => f > MAX_RETRIES);
+    const refusedSteps = (scenario.refusals ?? []).filter((r) => r.run === i).map((r) => r.step);
+    const refused = refusedSteps.length > 0 ? Math.min(...refusedSteps) : -1;
+    const byRefusal = refused !== -1 && (flaking === -1 || refused <= flaking);
+    const failing = byRefusal ? refused : flaking;
     const expectedStatus = failing === -1 ? 'completed' : failing === 0 ? 'failed' : 'compensated';
     expect(run.status, `${run.id} status`).toBe(expectedStatus);
+    // A permanent refusal fails the run visibly, with the reason; it never leaves it running.
+    if (byRefusal) {
+      expect(run.error, `${run.id} error`).toMatchObject({ name: 'MessageRefusedError', retryable: false });
+      expect(run.error?.message, `${run.id} error message`).toContain(`run "${run.id}": step "${STEPS[refused]}"`);
+    }
 
     // Terminal exactly once.
     const terminals = run.history.filter((h) => h.type === 'run.completed' || h.type === 'run.failed' || h.type === 'run.compensated');
@@ -33,7 +43,9 @@ export function checkInvariants(scenario: Scenario, outcome: Outcome): void {
     if (expectedStatus === 'completed') expect(reports).toHaveLength(0);
     else {
       expect(reports.length, `${run.id} onFailure calls`).toBeGreaterThanOrEqual(1);
-      expect(reports.every((r) => r.task === STEPS[failing] && r.attempts === MAX_RETRIES + 1)).toBe(true);
+      const attempts = byRefusal ? 1 : MAX_RETRIES + 1;
+      const errorName = byRefusal ? 'MessageRefusedError' : 'Error';
+      expect(reports.every((r) => r.task === STEPS[failing] && r.attempts === attempts && r.error.name === errorName), `${run.id} onFailure reports`).toBe(true);
     }
   }
   // No step ran again after its completion was committed.

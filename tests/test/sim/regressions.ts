@@ -49,6 +49,25 @@ export const REGRESSIONS: ReadonlyArray<{ name: string; scenario: Scenario }> = 
     scenario: { failures: [[0, 1, 0]], plans: [{ crash: { point: 'beforeAck', at: 2 }, failCommits: [], failPublishes: [], duplicates: [1, 2, 3], extraDelays: [0, 500] }], seed: 7 },
   },
   {
+    // Hand-picked: a permanent refusal must fail its run (never retry), across a transient
+    // commit failure while the refusal is recorded and a crash of the process that recorded it.
+    name: 'step message refused for good, in a life with a transient commit failure and a crash',
+    scenario: {
+      failures: [
+        [0, 0, 0],
+        [0, 1, 0],
+      ],
+      plans: [{ crash: { point: 'afterCommit', at: 5 }, failCommits: [3], failPublishes: [], duplicates: [], extraDelays: [] }],
+      refusals: [{ run: 0, step: 1 }],
+      seed: 5,
+    },
+  },
+  {
+    // Hand-picked: a broker that rejects six publishes in a row; the outbox backs off per entry.
+    name: 'six consecutive transient publish refusals (throttling) from the first publish on',
+    scenario: { failures: [[0, 0, 0]], plans: [{ failCommits: [], failPublishes: [], throttle: { from: 1, count: 6 }, duplicates: [], extraDelays: [] }], seed: 2 },
+  },
+  {
     name: 'crash while a compensation is in flight, after a step exhausted its retries',
     scenario: { failures: [[0, 0, 3]], plans: [{ crash: { point: 'beforePublish', at: 6 }, failCommits: [], failPublishes: [], duplicates: [], extraDelays: [] }], seed: 3 },
   },

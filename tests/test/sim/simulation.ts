@@ -8,7 +8,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chain, createRuntime, sqliteStore, task, type Broker, type FailureReport, type HistoryEntry, type Runtime, type RunStatus } from '@taskchart/core';
+import { chain, createRuntime, sqliteStore, task, type Broker, type FailureReport, type HistoryEntry, type Runtime, type RunStatus, type SerializedError, type Store } from '@taskchart/core';
 import { settle, silentLogger } from '@taskchart/core/testing';
 import { memoryBackend, type SimBackend } from './backends.js';
 import { faultyBroker, faultyStore, Incarnation, type FaultPlan } from './faults.js';
@@ -18,14 +18,30 @@ export interface Scenario {
   readonly failures: readonly (readonly number[])[];
   /** One fault plan per incarnation; incarnations past the list have no faults. */
   readonly plans: readonly FaultPlan[];
+  /** Step messages the broker refuses for good, in every life. @defaultValue none */
+  readonly refusals?: readonly Refusal[];
   readonly seed: number;
+}
+
+/** The broker refuses for good every message of step `STEPS[step]` of run `run-<run>` (not its compensation). */
+export interface Refusal {
+  readonly run: number;
+  readonly step: number;
+}
+
+function refuser(refusals: readonly Refusal[]): (body: string) => boolean {
+  const refused = new Set(refusals.map((r) => `run-${r.run}\u0000${STEPS[r.step] ?? ''}`));
+  return (body) => {
+    const m = JSON.parse(body) as { kind?: string; runId?: string; step?: string; compensation?: boolean };
+    return m.kind === 'task' && m.compensation === false && refused.has(`${m.runId ?? ''}\u0000${m.step ?? ''}`);
+  };
 }
 
 export const STEPS = ['reserve', 'charge', 'ship'] as const;
 export const MAX_RETRIES = 2;
 
 export interface Outcome {
-  readonly runs: ReadonlyArray<{ id: string; status: RunStatus; output: unknown; history: readonly HistoryEntry[] }>;
+  readonly runs: ReadonlyArray<{ id: string; status: RunStatus; output: unknown; error: SerializedError | undefined; history: readonly HistoryEntry[] }>;
   /** Side effects applied, by idempotency key (deduplicated by key, as a real API would). */
   readonly effects: ReadonlyMap<string, number>;
   /** Every execution start, in order: key and whether the step had completed before. */
@@ -83,18 +99,22 @@ export async function simulate(scenario: Scenario, backend: SimBackend = memoryB
     return seed / 2_147_483_648;
   };
 
+  const refuse = refuser(scenario.refusals ?? []);
   let incarnations = 0;
   let runtime: Runtime | undefined;
   let broker: Broker | undefined;
+  // The life's own store (one per process: a second store on the file is refused while it is open).
+  let store: Store | undefined;
   const boot = async () => {
     const plan = scenario.plans[incarnations] ?? { failCommits: [], failPublishes: [], duplicates: [], extraDelays: [] };
     incarnations++;
     life = new Incarnation(plan);
     const current = life;
     broker = await backend.open();
+    store = sqliteStore(dbPath);
     runtime = createRuntime({
-      broker: faultyBroker(broker, current, { deadDelivery: backend.deadDelivery, delayScale: backend.delayScale }),
-      store: faultyStore(sqliteStore(dbPath), current),
+      broker: faultyBroker(broker, current, { deadDelivery: backend.deadDelivery, delayScale: backend.delayScale, refuse }),
+      store: faultyStore(store, current),
       chains: [order],
       clock,
       random,
@@ -118,7 +138,7 @@ export async function simulate(scenario: Scenario, backend: SimBackend = memoryB
     }
   };
   const bury = async () => {
-    if (broker) await backend.crashed(broker, runtime);
+    if (broker) await backend.crashed(broker, runtime, store);
   };
   const statusOf = async (id: string) => (await runtime?.getRun(id).catch(() => undefined))?.status;
 
@@ -152,11 +172,14 @@ export async function simulate(scenario: Scenario, backend: SimBackend = memoryB
       }
       if (!(await backend.advance(() => life?.dead ?? false))) throw new Error(`simulation stuck on ${backend.name}: statuses ${JSON.stringify(statuses)}`);
     }
+    // The last life lets go of the file before it is read back.
+    if (!life?.dead) await runtime?.close().catch(() => undefined);
+    else await bury();
     const fresh = sqliteStore(dbPath);
     const runs = [];
     for (const id of runIds) {
       const record = await fresh.load(id);
-      runs.push({ id, status: record?.status ?? ('missing' as RunStatus), output: record?.output, history: await fresh.history(id) });
+      runs.push({ id, status: record?.status ?? ('missing' as RunStatus), output: record?.output, error: record?.error, history: await fresh.history(id) });
     }
     await fresh.close();
     return { runs, effects, lateExecutions, compensations, reports, incarnations };

@@ -8,7 +8,13 @@
 import type { SerializedError } from '../errors.js';
 import type { PublishOptions } from './broker.js';
 
-export type RunStatus = 'running' | 'retrying' | 'completed' | 'failed' | 'compensating' | 'compensated';
+/**
+ * A run's status. `running`, `retrying` and `compensating` are active; `completed`, `failed` and
+ * `compensated` are terminal. `parked` is neither: the loaded definition could not continue the
+ * run's stored state (a deploy renamed or removed its step), so the runtime stopped advancing it,
+ * kept its snapshot untouched and dead-letters its messages until it is re-driven.
+ */
+export type RunStatus = 'running' | 'retrying' | 'completed' | 'failed' | 'compensating' | 'compensated' | 'parked';
 export const TERMINAL_STATUSES: readonly RunStatus[] = ['completed', 'failed', 'compensated'];
 export const isTerminal = (status: RunStatus) => TERMINAL_STATUSES.includes(status);
 
@@ -56,7 +62,8 @@ export type HistoryType =
   | 'compensation.retrying'
   | 'run.completed'
   | 'run.failed'
-  | 'run.compensated';
+  | 'run.compensated'
+  | 'run.parked';
 
 export interface HistoryEntry {
   readonly at: number;

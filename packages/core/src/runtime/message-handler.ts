@@ -1,13 +1,16 @@
 import type { AnyChain } from '../chain.js';
 import type { Clock } from '../clock.js';
+import { UnknownChainError } from '../errors.js';
 import type { ChainEvent } from '../machine/chain-context.js';
 import { parseMessage, verifySignature, type TaskMessage, type TimerMessage } from '../messages.js';
 import type { Delivery } from '../ports/broker.js';
 import { isTerminal, type RunRecord } from '../ports/store.js';
 import { stepByKey } from './decide.js';
 import { executeTask } from './execute-task.js';
+import { outageDelay, pause } from './outage-backoff.js';
 import type { OutboxRelay } from './outbox-relay.js';
-import type { RunEngine } from './run-engine.js';
+import { isRefusal } from './refusal.js';
+import type { ApplyResult, RunEngine } from './run-engine.js';
 import type { Logger } from './runtime-options.js';
 
 export interface HandlerDeps {
@@ -19,6 +22,13 @@ export interface HandlerDeps {
   readonly random: () => number;
   readonly signingKey: string | undefined;
   readonly shutdown: AbortSignal;
+  /**
+   * Aborted as soon as `close()` begins: a step outcome whose commit keeps failing stops being
+   * retried, and its delivery is nacked.
+   */
+  readonly closing: AbortSignal;
+  /** Called when the store is lost for good (`StoreLostError`): the runtime stops consuming. */
+  readonly onStoreLost: (error: Error) => void;
   readonly logger: Logger;
   /**
    * Steps executing in this process, by run, step, attempt and kind. A copy of a message that
@@ -33,6 +43,16 @@ export interface HandlerDeps {
 function isCurrent(record: RunRecord, message: TaskMessage): boolean {
   if (isTerminal(record.status) || record.step !== message.step || record.attempt !== message.attempt) return false;
   return message.compensation ? record.status === 'compensating' : record.status === 'running';
+}
+
+/** The store can keep nothing any more (by name: an adapter may bundle another copy of core). */
+function isStoreLost(error: unknown): error is Error {
+  return error instanceof Error && error.name === 'StoreLostError';
+}
+
+/** Why a parked run's messages are dead-lettered: its `RunParkedError`, naming run, chain and state. */
+function parkedReason(record: RunRecord): string {
+  return record.error?.message ?? `run "${record.id}" (chain "${record.chain}") is parked`;
 }
 
 /**
@@ -59,6 +79,9 @@ export async function handleDelivery(queue: string, delivery: Delivery, deps: Ha
     if (message.kind === 'task') {
       const step = stepByKey(chain, message.step);
       if (!step || step.task.name !== message.task) {
+        // The run may wait at a step this definition no longer has (a deploy renamed it): loading it parks it.
+        const loaded = await deps.engine.load(message.runId);
+        if (loaded?.record.status === 'parked' && loaded.record.chain === message.chain) return await deadLetter(parkedReason(loaded.record));
         return await deadLetter(`unknown task "${message.task}" for step "${message.step}" of chain "${message.chain}" (run ${message.runId})`);
       }
       if (message.compensation && !step.task.compensate) return await deadLetter(`task "${message.task}" has no compensate function (run ${message.runId})`);
@@ -67,9 +90,38 @@ export async function handleDelivery(queue: string, delivery: Delivery, deps: Ha
       await handleTimer(queue, delivery, message, deps, deadLetter);
     }
   } catch (error) {
-    // The store or broker failed: give the message back; it is redelivered and retried.
-    logger.warn('could not handle a message; it will be redelivered', { error: String(error) });
-    await delivery.nack({ delayMs: 1000 }).catch(() => undefined);
+    // The message names a chain this runtime knows, but its run belongs to another one.
+    if (error instanceof UnknownChainError) return await deadLetter(error.message).catch(() => undefined);
+    if (isStoreLost(error)) {
+      // Nothing committed now would be kept: stop, loudly, and give the message back at once.
+      deps.onStoreLost(error);
+      await delivery.nack().catch(() => undefined);
+      return;
+    }
+    // The store or broker failed: give the message back; it is redelivered and retried, a
+    // little later each time it comes back.
+    const delayMs = outageDelay(delivery.redeliveries);
+    logger.warn('could not handle a message; it will be redelivered', { delayMs, error: String(error) });
+    await delivery.nack({ delayMs }).catch(() => undefined);
+  }
+}
+
+/**
+ * Applies a finished attempt's outcome. When the store fails, the outcome is kept and its commit
+ * retried with backoff while the delivery stays unacknowledged, instead of running the task again;
+ * it gives up (rejects, and the delivery is nacked) only when the runtime closes.
+ */
+async function commitOutcome(runId: string, event: ChainEvent, deps: HandlerDeps): Promise<ApplyResult> {
+  for (let failures = 0; ; failures++) {
+    try {
+      return await deps.engine.apply(runId, event);
+    } catch (error) {
+      if (deps.closing.aborted || isStoreLost(error)) throw error;
+      const delayMs = outageDelay(failures);
+      deps.logger.warn('could not commit a step outcome; retrying the commit, not the step', { runId, event: event.type, delayMs, error: String(error) });
+      await pause(deps.clock, delayMs, deps.closing);
+      if (deps.closing.aborted) throw error;
+    }
   }
 }
 
@@ -89,13 +141,14 @@ async function handleTask(
     if (loaded && !isCurrent(loaded.record, message)) loaded = await deps.engine.load(message.runId, true);
     if (!loaded) return await deadLetter(`unknown run "${message.runId}" (chain "${message.chain}"): not in the store`);
     if (loaded.record.chain !== message.chain) return await deadLetter(`run "${message.runId}" belongs to chain "${loaded.record.chain}", not "${message.chain}"`);
+    if (loaded.record.status === 'parked') return await deadLetter(parkedReason(loaded.record));
     if (!isCurrent(loaded.record, message)) {
       // A duplicate or an old attempt's message: the run has moved on. Nothing to do.
       await delivery.ack();
       return;
     }
     const event: ChainEvent = await executeTask(step, message, { clock: deps.clock, random: deps.random, shutdown: deps.shutdown });
-    await deps.engine.apply(message.runId, event);
+    if ((await commitOutcome(message.runId, event, deps)) === 'parked') return await deadLetterParked(message.runId, delivery, deps, deadLetter);
     await delivery.ack();
   } finally {
     deps.executing.delete(key);
@@ -113,11 +166,26 @@ async function handleTimer(
   const remaining = message.dueAt - deps.clock.now();
   if (remaining > 0) {
     // Delivered early (the broker caps delays, e.g. SQS at 15 minutes): delay another hop.
-    await deps.relay.send(message.runId, queue, delivery.body, { delayMs: remaining, groupId: message.runId });
+    try {
+      await deps.relay.send(message.runId, queue, delivery.body, { delayMs: remaining, groupId: message.runId });
+    } catch (error) {
+      if (!isRefusal(error)) throw error;
+      // Cannot happen with bounded ids, but must never loop: the run cannot wait any longer.
+      await deps.engine.park(message.runId, `the broker refused its timer message (${message.event}) for good: ${error.message}`);
+      return deadLetterParked(message.runId, delivery, deps, deadLetter);
+    }
     await delivery.ack();
     return;
   }
   const result = await deps.engine.apply(message.runId, { type: message.event as `xstate.after.${string}`, attempt: message.attempt });
   if (result === 'unknown-run') return deadLetter(`unknown run "${message.runId}" (chain "${message.chain}"): not in the store`);
+  if (result === 'parked') return deadLetterParked(message.runId, delivery, deps, deadLetter);
   await delivery.ack();
+}
+
+/** Dead-letters a message of a parked run, with the reason the run was parked (acks it if the run is not parked). */
+async function deadLetterParked(runId: string, delivery: Delivery, deps: HandlerDeps, deadLetter: (reason: string) => Promise<void>): Promise<void> {
+  const loaded = await deps.engine.load(runId, true);
+  if (loaded?.record.status === 'parked') await deadLetter(parkedReason(loaded.record));
+  else await delivery.ack();
 }

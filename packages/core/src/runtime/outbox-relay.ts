@@ -4,6 +4,8 @@ import type { Broker, PublishOptions } from '../ports/broker.js';
 import type { OutboxEntry, Store } from '../ports/store.js';
 import { Batcher } from './batcher.js';
 import type { FailureReport } from './failure-report.js';
+import { outageDelay } from './outage-backoff.js';
+import { isRefusal } from './refusal.js';
 import type { Logger } from './runtime-options.js';
 
 export interface RelayOptions {
@@ -12,19 +14,33 @@ export interface RelayOptions {
   readonly clock: Clock;
   readonly signingKey: string | undefined;
   readonly onFailure: ((report: FailureReport) => void | Promise<void>) | undefined;
+  /** How often the store's outbox is swept; also the longest wait before a failed publish is retried. */
   readonly sweepMs: number;
   readonly logger: Logger;
+  /**
+   * Called when the broker refused `entry` for good (`MessageRefusedError`): fails what the
+   * message was for. The entry is deleted once this resolves; when it rejects (the store is
+   * down), the entry is kept and tried again later.
+   */
+  readonly onRefused: (entry: OutboxEntry, refusal: Error) => Promise<void>;
 }
 
 /**
  * Publishes committed outbox entries and deletes them once the broker has them (the second
- * half of the transactional outbox). Entries whose publish failed stay in the store and are
- * retried by a periodic sweep; a starting runtime republishes whatever a crash left behind.
+ * half of the transactional outbox). An entry whose publish failed stays in the store and is
+ * retried with exponential backoff (100 ms doubling, at most the sweep period); one the broker
+ * refused for good is never retried: `onRefused` fails what it was for, then it is deleted. A
+ * periodic sweep publishes entries this relay does not know of (left by a crash); a starting
+ * runtime republishes whatever a crash left behind.
  */
 export class OutboxRelay {
   private readonly inFlight = new Set<number>();
   private readonly active = new Set<Promise<void>>();
   private readonly deletes: Batcher<number, void>;
+  /** Consecutive failed publishes of an entry, by id. */
+  private readonly failures = new Map<number, number>();
+  /** Entries waiting out their backoff before the next publish, by id. */
+  private readonly retryTimers = new Map<number, TimerHandle>();
   private sweepTimer: TimerHandle | undefined;
   private seenLastSweep = new Set<number>();
   private stopped = false;
@@ -63,15 +79,37 @@ export class OutboxRelay {
       if (entry.queue === null) await this.callHook(entry);
       else await this.send(entry.runId, entry.queue, entry.body, entry.options ?? {});
     } catch (error) {
-      logger.warn('publish failed; the outbox keeps the message and retries it', { runId: entry.runId, queue: entry.queue, error: String(error) });
-      return;
+      if (!isRefusal(error)) return this.retryLater(entry, 'publish failed', error);
+      logger.error('the broker refused a message for good; failing what it was for instead of retrying it', { runId: entry.runId, queue: entry.queue, error: error.message });
+      try {
+        await this.options.onRefused(entry, error);
+      } catch (failure) {
+        return this.retryLater(entry, 'could not record a refused message', failure);
+      }
     }
+    this.failures.delete(entry.id);
     try {
       await this.deletes.submit(entry.id);
     } catch (error) {
       // Published but not marked: it will be published again (absorbed by idempotent transitions).
       logger.warn('could not delete a published outbox entry', { runId: entry.runId, error: String(error) });
     }
+  }
+
+  /** Publishes `entry` again after its backoff (it stays in the store meanwhile). */
+  private retryLater(entry: OutboxEntry, what: string, error: unknown): void {
+    if (this.stopped) return;
+    const failures = this.failures.get(entry.id) ?? 0;
+    this.failures.set(entry.id, failures + 1);
+    const delayMs = outageDelay(failures, this.options.sweepMs);
+    this.options.logger.warn(`${what}; the outbox keeps the message and retries it`, { runId: entry.runId, queue: entry.queue, delayMs, error: String(error) });
+    this.retryTimers.set(
+      entry.id,
+      this.options.clock.setTimeout(() => {
+        this.retryTimers.delete(entry.id);
+        if (!this.stopped) this.publish([entry]);
+      }, delayMs),
+    );
   }
 
   private async callHook(entry: OutboxEntry): Promise<void> {
@@ -112,11 +150,14 @@ export class OutboxRelay {
     this.sweepTimer = this.options.clock.setTimeout(tick, this.options.sweepMs);
   }
 
-  /** Retries entries seen on two consecutive sweeps (so fresh ones of busy relays are left alone). */
+  /**
+   * Publishes entries seen on two consecutive sweeps (so fresh ones of busy relays are left
+   * alone) and not already waiting out a backoff here.
+   */
   private async sweep(): Promise<void> {
     try {
       const entries = await this.options.store.outbox(1000);
-      const stale = entries.filter((e) => this.seenLastSweep.has(e.id) && !this.inFlight.has(e.id));
+      const stale = entries.filter((e) => this.seenLastSweep.has(e.id) && !this.inFlight.has(e.id) && !this.retryTimers.has(e.id));
       this.seenLastSweep = new Set(entries.map((e) => e.id));
       this.publish(stale);
     } catch (error) {
@@ -132,6 +173,8 @@ export class OutboxRelay {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.sweepTimer !== undefined) this.options.clock.clearTimeout(this.sweepTimer);
+    for (const timer of this.retryTimers.values()) this.options.clock.clearTimeout(timer);
+    this.retryTimers.clear();
     await this.idle();
   }
 }

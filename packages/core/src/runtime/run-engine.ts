@@ -1,19 +1,21 @@
 import type { AnyMachineSnapshot } from 'xstate';
 import type { AnyChain } from '../chain.js';
 import type { Clock } from '../clock.js';
-import { TaskchartError } from '../errors.js';
+import { RunParkedError, TaskchartError, UnknownChainError, type SerializedError } from '../errors.js';
 import type { ChainEvent } from '../machine/chain-context.js';
 import { isTerminal, type RunRecord, type RunWrite, type Store, type WriteResult } from '../ports/store.js';
 import { Batcher } from './batcher.js';
-import { decideEvent, decideStart, restoreSnapshot, type Decision } from './decide.js';
+import { decideEvent, decideStart, restoreSnapshot, type Decision, type PersistedChainSnapshot } from './decide.js';
+import type { FailureReport } from './failure-report.js';
 import type { OutboxRelay } from './outbox-relay.js';
 
 export interface LoadedRun {
   readonly record: RunRecord;
-  readonly snapshot: AnyMachineSnapshot;
+  /** The restored machine snapshot; `undefined` when the run is parked. */
+  readonly snapshot: AnyMachineSnapshot | undefined;
 }
 
-export type ApplyResult = 'applied' | 'ignored' | 'unknown-run';
+export type ApplyResult = 'applied' | 'ignored' | 'unknown-run' | 'parked';
 
 const MAX_CONFLICT_RETRIES = 20;
 const CACHE_LIMIT = 10_000;
@@ -22,6 +24,10 @@ const CACHE_LIMIT = 10_000;
  * Loads runs, applies machine events and commits the outcome with compare-and-swap, many
  * transitions per store transaction. Events of one run are applied one at a time in this
  * process; across processes the version check decides, and the loser reloads and re-applies.
+ *
+ * A stored run the loaded definition cannot restore or advance (a deploy renamed its step) is
+ * parked instead of failing on every message: status `parked`, snapshot untouched, a
+ * `RunParkedError`, a `run.parked` history entry and an `onFailure` report.
  */
 export class RunEngine {
   private readonly cache = new Map<string, LoadedRun>();
@@ -33,7 +39,8 @@ export class RunEngine {
     private readonly chains: ReadonlyMap<string, AnyChain>,
     private readonly clock: Clock,
     private readonly relay: OutboxRelay,
-    private readonly onTerminal: (record: RunRecord) => void,
+    /** Called with a run that reached a terminal status or was parked (its `result()` settles). */
+    private readonly onSettled: (record: RunRecord) => void,
     /**
      * Whether runs keep copies of their pending messages. Only a non-durable broker needs them
      * (a starting runtime re-dispatches from them); a durable broker holds the messages itself.
@@ -43,22 +50,47 @@ export class RunEngine {
     this.commits = new Batcher((writes) => store.commit(writes), 256);
   }
 
+  /**
+   * Loads run `runId` and restores its machine snapshot; a run whose snapshot the loaded
+   * definition cannot restore is parked here. Rejects when the store does, and with
+   * `UnknownChainError` for a run of a chain this runtime was not given.
+   */
   async load(runId: string, fresh = false): Promise<LoadedRun | undefined> {
     if (!fresh) {
       const cached = this.cache.get(runId);
       if (cached) return cached;
     }
-    const record = await this.store.load(runId);
-    if (!record) return undefined;
+    for (let i = 0; i < MAX_CONFLICT_RETRIES; i++) {
+      const record = await this.store.load(runId);
+      if (!record) return undefined;
+      if (record.status === 'parked') {
+        this.forget(runId);
+        return { record, snapshot: undefined };
+      }
+      const chain = this.chainOf(record);
+      let snapshot: AnyMachineSnapshot;
+      try {
+        snapshot = restoreSnapshot(chain, record);
+      } catch (error) {
+        const parked = await this.commitPark(record, chain, `the loaded definition cannot restore its stored state: ${messageOf(error)}`);
+        if (parked) return { record: parked, snapshot: undefined };
+        continue; // Another writer moved the run on: look again.
+      }
+      const loaded = { record, snapshot };
+      this.remember(loaded);
+      return loaded;
+    }
+    throw new TaskchartError(`run "${runId}": gave up loading after ${MAX_CONFLICT_RETRIES} version conflicts`);
+  }
+
+  private chainOf(record: RunRecord): AnyChain {
     const chain = this.chains.get(record.chain);
-    if (!chain) throw new TaskchartError(`run "${runId}" belongs to chain "${record.chain}", which this runtime does not know`);
-    const loaded = { record, snapshot: restoreSnapshot(chain, record) };
-    this.remember(loaded);
-    return loaded;
+    if (!chain) throw new UnknownChainError(`run "${record.id}" belongs to chain "${record.chain}", which this runtime does not know`);
+    return chain;
   }
 
   private remember(loaded: LoadedRun): void {
-    if (isTerminal(loaded.record.status)) {
+    if (isTerminal(loaded.record.status) || loaded.record.status === 'parked') {
       this.cache.delete(loaded.record.id);
       return;
     }
@@ -85,9 +117,48 @@ export class RunEngine {
     if (result.ok) {
       this.remember({ record: decision.record, snapshot: decision.snapshot });
       this.relay.publish(result.outbox);
-      if (isTerminal(decision.record.status)) this.onTerminal(decision.record);
+      if (isTerminal(decision.record.status)) this.onSettled(decision.record);
     }
     return result;
+  }
+
+  /**
+   * Parks `record` (compare-and-swap on its version): the snapshot is kept untouched so a later
+   * re-drive can continue it. Resolves with the parked record, or `undefined` on a conflict.
+   */
+  private async commitPark(record: RunRecord, chain: AnyChain | undefined, why: string): Promise<RunRecord | undefined> {
+    const now = this.clock.now();
+    const state = JSON.stringify((record.snapshot as PersistedChainSnapshot | undefined)?.value ?? null);
+    const steps = chain ? chain.steps.map((s) => s.key).join(', ') : '(chain not loaded)';
+    const parkedError = new RunParkedError(record.id, record.chain, `${why} (stored state ${state}; steps of the loaded definition: ${steps})`);
+    const error: SerializedError = { name: parkedError.name, message: parkedError.message, retryable: false };
+    const parked: RunRecord = { ...record, status: 'parked', version: record.version + 1, error, updatedAt: now };
+    const step = record.step ?? '(none)';
+    const report: FailureReport = {
+      runId: record.id,
+      chain: record.chain,
+      task: chain?.steps.find((s) => s.key === record.step)?.task.name ?? step,
+      step,
+      input: record.input,
+      attempts: record.attempt,
+      error,
+      compensation: record.status === 'compensating',
+      parked: true,
+    };
+    const result = await this.commits.submit({
+      record: parked,
+      expectedVersion: record.version,
+      history: [{ at: now, type: 'run.parked', ...(record.step === undefined ? {} : { step: record.step }), attempt: record.attempt, error }],
+      outbox: [{ queue: null, body: JSON.stringify(report) }],
+    });
+    if (!result.ok) {
+      this.forget(record.id);
+      return undefined;
+    }
+    this.forget(record.id);
+    this.relay.publish(result.outbox);
+    this.onSettled(parked);
+    return parked;
   }
 
   /** Creates a run. Resolves `false` when a run with this id already exists. */
@@ -97,7 +168,11 @@ export class RunEngine {
     return result.ok;
   }
 
-  /** Applies `event` to run `runId` (exactly once: a duplicate or stale event is ignored). */
+  /**
+   * Applies `event` to run `runId` (exactly once: a duplicate or stale event is ignored).
+   * Resolves `'parked'` when the run is parked, or was parked now because the loaded definition
+   * could not restore or advance it.
+   */
   apply(runId: string, event: ChainEvent): Promise<ApplyResult> {
     return this.withLock(runId, async () => {
       let fresh = false;
@@ -105,9 +180,16 @@ export class RunEngine {
         const loaded = await this.load(runId, fresh);
         if (!loaded) return 'unknown-run';
         if (isTerminal(loaded.record.status)) return 'ignored';
-        const chain = this.chains.get(loaded.record.chain);
-        if (!chain) throw new TaskchartError(`run "${runId}" belongs to unknown chain "${loaded.record.chain}"`);
-        const decision = decideEvent(chain, loaded.record, loaded.snapshot, event, this.clock.now(), { keepPending: this.keepPending });
+        if (!loaded.snapshot) return 'parked';
+        const chain = this.chainOf(loaded.record);
+        let decision: Decision | undefined;
+        try {
+          decision = decideEvent(chain, loaded.record, loaded.snapshot, event, this.clock.now(), { keepPending: this.keepPending });
+        } catch (error) {
+          if (await this.commitPark(loaded.record, chain, `the loaded definition cannot apply ${event.type} to it: ${messageOf(error)}`)) return 'parked';
+          fresh = true;
+          continue;
+        }
         if (!decision) {
           // Ignored on a cached copy: make sure it is not just stale before dropping the event.
           if (!fresh) {
@@ -122,6 +204,22 @@ export class RunEngine {
         fresh = true;
       }
       throw new TaskchartError(`run "${runId}": gave up after ${MAX_CONFLICT_RETRIES} version conflicts`);
+    });
+  }
+
+  /**
+   * Parks run `runId` because of `why` (the broker refused its timer message for good). Resolves
+   * with the run as it now is (untouched when it was terminal or parked already).
+   */
+  park(runId: string, why: string): Promise<RunRecord | undefined> {
+    return this.withLock(runId, async () => {
+      for (let i = 0; i < MAX_CONFLICT_RETRIES; i++) {
+        const record = await this.store.load(runId);
+        if (!record || isTerminal(record.status) || record.status === 'parked') return record;
+        const parked = await this.commitPark(record, this.chains.get(record.chain), why);
+        if (parked) return parked;
+      }
+      throw new TaskchartError(`run "${runId}": gave up parking after ${MAX_CONFLICT_RETRIES} version conflicts`);
     });
   }
 
@@ -140,4 +238,8 @@ export class RunEngine {
     await Promise.allSettled([...this.locks.values()]);
     await this.commits.drain();
   }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

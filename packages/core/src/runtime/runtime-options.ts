@@ -18,8 +18,9 @@ export interface RuntimeOptions {
   /** Every chain this runtime may start or advance. Messages of other chains are dead-lettered. */
   chains: readonly AnyChain[];
   /**
-   * Called once when a step fails for good (after its last retry), before compensation starts,
-   * and again if a compensation gives up. Delivered through the outbox: at least once, even
+   * Called once when a step fails for good (after its last retry, or when the broker refused its
+   * message for good), before compensation starts, again if a compensation gives up, and when a
+   * run is parked (`report.parked`). Delivered through the outbox: at least once, even
    * across a crash (a crash right after the call may repeat it).
    */
   onFailure?: (report: FailureReport) => void | Promise<void>;
@@ -39,9 +40,16 @@ export interface RuntimeOptions {
    * messages are dead-lettered. Give every runtime of a deployment the same key.
    */
   signingKey?: string;
-  /** How often unpublished outbox entries (a failed publish) are retried. @defaultValue '5s' */
+  /**
+   * How often the store's outbox is swept for unpublished entries (left by a crashed process);
+   * from 1 ms to 1 day. A failed publish is retried sooner: after 100 ms, doubling up to this
+   * period (at most 30 s). @defaultValue '5s'
+   */
   outboxSweep?: Duration;
-  /** How often `run.result()` polls the store for runs advanced by other processes. @defaultValue '1s' */
+  /**
+   * How often `run.result()` polls the store for runs advanced by other processes; from 1 ms to
+   * 1 day. @defaultValue '1s'
+   */
   resultPoll?: Duration;
   /** @defaultValue console */
   logger?: Logger;
@@ -61,6 +69,9 @@ export interface CompiledRuntimeOptions {
   readonly resultPollMs: number;
   readonly logger: Logger;
 }
+
+/** The longest period of `outboxSweep` and `resultPoll`: a day (a period, not a deadline). */
+const PERIOD_MAX_MS = 86_400_000;
 
 const consoleLogger: Logger = {
   warn: (message, details) => console.warn(`[taskchart] ${message}`, details ?? ''),
@@ -109,8 +120,8 @@ export function compileRuntimeOptions(options: RuntimeOptions): CompiledRuntimeO
     queues,
     prefetch,
     signingKey: options.signingKey,
-    outboxSweepMs: parseDuration(options.outboxSweep ?? '5s', opt('outboxSweep'), { allowZero: false }),
-    resultPollMs: parseDuration(options.resultPoll ?? '1s', opt('resultPoll'), { allowZero: false }),
+    outboxSweepMs: parseDuration(options.outboxSweep ?? '5s', opt('outboxSweep'), { allowZero: false, max: PERIOD_MAX_MS }),
+    resultPollMs: parseDuration(options.resultPoll ?? '1s', opt('resultPoll'), { allowZero: false, max: PERIOD_MAX_MS }),
     logger: options.logger ?? consoleLogger,
   };
 }

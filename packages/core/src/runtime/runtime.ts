@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import type { AnyChain, ChainInput, ChainOutput } from '../chain.js';
-import { InvalidOptionError, RunFailedError, RuntimeStateError, UnknownChainError } from '../errors.js';
+import { InvalidOptionError, RunFailedError, RunParkedError, RuntimeStateError, UnknownChainError } from '../errors.js';
 import type { Consumer } from '../ports/broker.js';
 import { isTerminal, TERMINAL_STATUSES, type RunQuery, type RunRecord, type RunStatus } from '../ports/store.js';
 import type { PersistedChainSnapshot } from './decide.js';
 import { asStored, assertJson } from './json-value.js';
 import { handleDelivery, type HandlerDeps } from './message-handler.js';
 import { OutboxRelay } from './outbox-relay.js';
+import { applyRefusal } from './refusal.js';
 import { RunEngine } from './run-engine.js';
 import type { RunHandle, RunInfo } from './run-info.js';
 import { compileRuntimeOptions, type CompiledRuntimeOptions, type RuntimeOptions } from './runtime-options.js';
@@ -21,6 +22,8 @@ type Waiter = { resolve: (record: RunRecord) => void; reject: (error: unknown) =
 type State = 'new' | 'starting' | 'started' | 'closing' | 'closed';
 
 const ACTIVE_STATUSES: readonly RunStatus[] = ['running', 'retrying', 'compensating'];
+/** Whether `result()` of a run with this status settles now: terminal, or parked. */
+const isSettled = (status: RunStatus) => isTerminal(status) || status === 'parked';
 
 /** The embedded runtime: starts runs, consumes task queues, advances runs. See {@link createRuntime}. */
 export class Runtime {
@@ -30,6 +33,12 @@ export class Runtime {
   private readonly consumers: Consumer[] = [];
   private readonly waiters = new Map<string, Set<Waiter>>();
   private readonly shutdown = new AbortController();
+  /** Aborted as soon as close() begins (before in-flight work drains). */
+  private readonly closingSignal = new AbortController();
+  /** The first close()'s promise: every later call answers with it. */
+  private closed: Promise<void> | undefined;
+  /** Set once the store reported it is lost (see stopOnLostStore). */
+  private storeLost: Error | undefined;
   private pollTimer: ReturnType<typeof setInterval> | undefined;
   /** A started runtime is a server: it keeps the process alive until close(). */
   private keepAlive: ReturnType<typeof setInterval> | undefined;
@@ -48,6 +57,7 @@ export class Runtime {
       onFailure: o.onFailure,
       sweepMs: o.outboxSweepMs,
       logger: o.logger,
+      onRefused: (entry, refusal) => applyRefusal(this.engine, entry, refusal),
     });
     this.engine = new RunEngine(o.store, o.chains, o.clock, this.relay, (record) => this.settle(record), !o.broker.capabilities.durable);
   }
@@ -85,6 +95,8 @@ export class Runtime {
       random: o.random,
       signingKey: o.signingKey,
       shutdown: this.shutdown.signal,
+      closing: this.closingSignal.signal,
+      onStoreLost: (error) => this.stopOnLostStore(error),
       logger: o.logger,
       executing: new Map(),
     };
@@ -150,11 +162,14 @@ export class Runtime {
     return (await this.options.store.list(query)).map(toInfo);
   }
 
-  /** The run's result: resolves with the chain's output, rejects with `RunFailedError`. */
+  /**
+   * The run's result: resolves with the chain's output, rejects with `RunFailedError` (failed or
+   * compensated) or `RunParkedError` (parked: the loaded definition cannot continue it).
+   */
   async result(id: string): Promise<unknown> {
     const record = await this.options.store.load(id);
     if (!record) throw new InvalidOptionError('runtime.result(): id', `no run "${id}"`);
-    const final = isTerminal(record.status) ? record : await this.waitTerminal(id);
+    const final = isSettled(record.status) ? record : await this.waitTerminal(id);
     return outcome(final);
   }
 
@@ -181,12 +196,26 @@ export class Runtime {
         // A run this process advanced within the last period is being watched from inside.
         if (this.engine.recentlyAdvanced(id, now - this.options.resultPollMs)) continue;
         void this.options.store.load(id).then(
-          (r) => r && isTerminal(r.status) && this.settle(r),
+          (r) => r && isSettled(r.status) && this.settle(r),
           () => undefined,
         );
       }
     }, this.options.resultPollMs);
     this.pollTimer.unref();
+  }
+
+  /**
+   * The store can keep nothing any more (`StoreLostError`): acknowledging more work would lose
+   * it. Stop consuming (deliveries go back to the broker), fail pending `result()` calls with the
+   * error, and say so loudly, once. `close()` still releases what is left.
+   */
+  private stopOnLostStore(error: Error): void {
+    if (this.storeLost) return;
+    this.storeLost = error;
+    this.options.logger.error('the store is lost: this runtime stops consuming; restart it on a store that keeps its data', { error: error.message });
+    void Promise.allSettled(this.consumers.splice(0).map((c) => c.cancel()));
+    for (const set of this.waiters.values()) for (const w of set) w.reject(error);
+    this.waiters.clear();
   }
 
   private settle(record: RunRecord): void {
@@ -199,10 +228,17 @@ export class Runtime {
   /**
    * Stops consuming, lets in-flight steps finish and commit, publishes what they caused, then
    * closes the broker and the store. Pending `result()` promises reject with `RuntimeStateError`.
+   * A step outcome the store keeps refusing is not waited for: its message is given back. Every
+   * call resolves once the runtime is closed (a second call while the first runs included).
    */
-  async close(): Promise<void> {
-    if (this.state === 'closed' || this.state === 'closing') return;
+  close(): Promise<void> {
+    this.closed ??= this.closeOnce();
+    return this.closed;
+  }
+
+  private async closeOnce(): Promise<void> {
     this.state = 'closing';
+    this.closingSignal.abort(new RuntimeStateError('runtime closing'));
     await Promise.allSettled(this.consumers.splice(0).map((c) => c.cancel()));
     await this.engine.drain();
     await this.relay.stop();
@@ -237,6 +273,11 @@ function toInfo(record: RunRecord): Omit<RunInfo, 'history'> {
 
 function outcome(record: RunRecord): unknown {
   if (record.status === 'completed') return record.output;
+  if (record.status === 'parked') {
+    const prefix = `run "${record.id}" (chain "${record.chain}") is parked: `;
+    const message = record.error?.message ?? '';
+    throw new RunParkedError(record.id, record.chain, message.startsWith(prefix) ? message.slice(prefix.length) : message || 'the loaded definition cannot continue it');
+  }
   const context = (record.snapshot as PersistedChainSnapshot).context;
   const failure = context.failure;
   if (!TERMINAL_STATUSES.includes(record.status) || !failure) throw new RuntimeStateError(`run "${record.id}" is ${record.status}`);
