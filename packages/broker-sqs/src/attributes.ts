@@ -6,6 +6,7 @@
  * one attribute for itself: the due time of a delayed message that needs several hops.
  */
 import type { MessageHeaders } from '@taskchart/core';
+import { refusal } from './refusal.js';
 import type { Attributes } from './sqs-api.js';
 
 /** Epoch ms at which a delayed message is due; set while a delay is longer than one hop. */
@@ -24,19 +25,24 @@ export function attributeNameProblem(name: string): string | undefined {
   return undefined;
 }
 
-export function headersToAttributes(queue: string, headers: MessageHeaders | undefined, dueAt?: number): Attributes {
+/**
+ * The attributes carrying `headers` (and `dueAt`) for a message to `queue`. A header SQS can
+ * never carry (a bad name, a non-string value, more than {@link MAX_ATTRIBUTES}) is a
+ * `MessageRefusedError` naming it; `body` only serves to name the run and task.
+ */
+export function headersToAttributes(queue: string, body: string, headers: MessageHeaders | undefined, dueAt?: number): Attributes {
   const attributes: Attributes = {};
   for (const [name, value] of Object.entries(headers ?? {})) {
     if (name === DUE_AT_ATTRIBUTE) continue;
     const problem = attributeNameProblem(name);
-    if (problem) throw new Error(`sqs: cannot publish to "${queue}": header "${name}" is not a valid SQS message attribute name (${problem})`);
-    if (typeof value !== 'string') throw new Error(`sqs: cannot publish to "${queue}": header "${name}" must be a string`);
+    if (problem) throw refusal(queue, body, `header "${name}" is not a valid SQS message attribute name (${problem})`);
+    if (typeof value !== 'string') throw refusal(queue, body, `header "${name}" must be a string, got ${typeof value}`);
     attributes[name] = value === '' ? { DataType: EMPTY_TYPE, StringValue: '-' } : { DataType: 'String', StringValue: value };
   }
   if (dueAt !== undefined) attributes[DUE_AT_ATTRIBUTE] = { DataType: 'Number', StringValue: String(Math.ceil(dueAt)) };
   const count = Object.keys(attributes).length;
   if (count > MAX_ATTRIBUTES) {
-    throw new Error(`sqs: cannot publish to "${queue}": ${count} message attributes (headers${dueAt !== undefined ? ' plus the due time of a long delay' : ''}), over SQS's limit of ${MAX_ATTRIBUTES}`);
+    throw refusal(queue, body, `${count} message attributes (headers${dueAt !== undefined ? ' plus the due time of a long delay' : ''}), over SQS's limit of ${MAX_ATTRIBUTES}`);
   }
   return attributes;
 }

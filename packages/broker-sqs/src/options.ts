@@ -134,7 +134,8 @@ export interface SqsBrokerOptions {
   /**
    * The largest message accepted at publish, body plus attributes, 1024–1048576 bytes. Set it
    * to your queues' `MaximumMessageSize`. Larger messages are refused with a
-   * `MessageTooLargeError` naming the queue, run, task, size and limit.
+   * `MessageTooLargeError` (a `MessageRefusedError`, which the runtime never retries) naming the
+   * queue, run, task, size and limit.
    * @defaultValue 262144 (256 KiB)
    */
   maxMessageBytes?: number;

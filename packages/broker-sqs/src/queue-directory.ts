@@ -1,13 +1,13 @@
 /**
  * Queue name → queue URL, cached: predefined URLs first, then GetQueueUrl, then (when allowed)
- * CreateQueue with the adapter's attributes and, with `maxReceiveCount`, a RedrivePolicy to the
- * queue's `.dead` queue. A URL that stops working (`QueueDoesNotExist`: the queue was deleted,
+ * CreateQueue with the adapter's attributes (dead-letter queues with SQS's largest
+ * `MaximumMessageSize`) and, with `maxReceiveCount`, a RedrivePolicy to the queue's `.dead` queue. A URL that stops working (`QueueDoesNotExist`: the queue was deleted,
  * or a test server lost its state) is forgotten with `invalidate` and resolved again.
  */
 import { deadLetterQueueName } from '@taskchart/core';
 import type { CompiledSqsOptions } from './options.js';
 import { mapQueueName, type QueueName } from './queue-names.js';
-import { isQueueDoesNotExist, type SqsApi } from './sqs-api.js';
+import { isQueueDoesNotExist, SQS_MAX_MESSAGE_BYTES, type SqsApi } from './sqs-api.js';
 
 export interface ResolvedQueue {
   readonly name: QueueName;
@@ -63,6 +63,8 @@ export class QueueDirectory {
   private async attributesFor(queue: string, name: QueueName): Promise<Record<string, string>> {
     const attributes: Record<string, string> = { VisibilityTimeout: String(this.options.visibilityTimeoutSeconds) };
     if (name.fifo) attributes['FifoQueue'] = 'true';
+    // A dead letter may carry a body as large as SQS allows, plus its reason: take SQS's maximum.
+    if (name.dead) attributes['MaximumMessageSize'] = String(SQS_MAX_MESSAGE_BYTES);
     if (this.options.maxReceiveCount !== undefined && !name.dead) {
       const dead = await this.resolve(deadLetterQueueName(queue));
       const arn = await this.api.getQueueArn(dead.url);

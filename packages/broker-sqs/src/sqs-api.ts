@@ -22,6 +22,9 @@ import { JitteredRetryStrategy } from './retry-strategy.js';
 
 export type Attributes = Record<string, MessageAttributeValue>;
 
+/** SQS's own ceiling on a message (body plus attributes), whatever a queue's `MaximumMessageSize` says. */
+export const SQS_MAX_MESSAGE_BYTES = 1_048_576;
+
 export interface OutgoingMessage {
   readonly body: string;
   readonly attributes: Attributes;

@@ -2,13 +2,14 @@
  * The SQS broker: publishes with SendMessage(Batch), consumes with long-poll loops
  * (`poller.ts`), acks with DeleteMessageBatch, keeps running handlers' messages invisible with a
  * heartbeat, and holds delays longer than one SQS hop (15 minutes) by re-delaying hop by hop.
+ * A message SQS can never take (size, characters, attributes, queue name) is a
+ * `MessageRefusedError` (`refusal.ts`); a dead letter is made to fit (`dead-letter.ts`).
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import {
-  DEAD_LETTER_QUEUE_HEADER,
-  DEAD_LETTER_REASON_HEADER,
   deadLetterQueueName,
   InvalidOptionError,
+  MessageRefusedError,
   type Broker,
   type BrokerCapabilities,
   type ConsumeOptions,
@@ -19,19 +20,19 @@ import {
 } from '@taskchart/core';
 import { attributesToHeaders, headersToAttributes, messageBytes } from './attributes.js';
 import { Batcher } from './batcher.js';
+import { deadLetterMessage } from './dead-letter.js';
+import { fifoId } from './fifo-id.js';
 import { Heartbeat } from './heartbeat.js';
 import { MessageTooLargeError } from './message-too-large-error.js';
 import { compileOptions, type CompiledSqsOptions, type SqsBrokerOptions } from './options.js';
 import { Poller } from './poller.js';
 import { QueueDirectory, type ResolvedQueue } from './queue-directory.js';
-import { createClient, isQueueDoesNotExist, sdkSqsApi, type OutgoingMessage, type ReceivedMessage, type SqsApi } from './sqs-api.js';
+import type { QueueName } from './queue-names.js';
+import { characterRefusal, serverRefusal } from './refusal.js';
+import { createClient, isQueueDoesNotExist, sdkSqsApi, SQS_MAX_MESSAGE_BYTES, type OutgoingMessage, type ReceivedMessage, type SqsApi } from './sqs-api.js';
 
-/** SQS's own ceiling on a message, whatever `maxMessageBytes` says. */
-const SQS_MAX_MESSAGE_BYTES = 1_048_576;
 /** SQS's ceiling on a visibility timeout (a nack delay held by ChangeMessageVisibility). */
 const MAX_VISIBILITY_SECONDS = 43_200;
-/** Dead-letter reasons are cut to this length (they travel as an attribute). */
-const MAX_REASON_LENGTH = 4096;
 
 interface SendRequest {
   readonly body: string;
@@ -40,13 +41,10 @@ interface SendRequest {
   readonly dueAt: number | undefined;
   readonly groupId: string | undefined;
   readonly deduplicationId: string | undefined;
-  /** Whether to hold the body to `maxMessageBytes` (dead letters only to SQS's own limit). */
+  /** Whether to hold the body to `maxMessageBytes` (dead letters and hops only to `limitBytes`). */
   readonly enforceLimit: boolean;
-}
-
-/** A MessageGroupId / MessageDeduplicationId SQS accepts: up to 128 printable ASCII characters. */
-function fifoId(value: string): string {
-  return /^[\x21-\x7e]{1,128}$/.test(value) ? value : createHash('sha256').update(value).digest('hex');
+  /** The limit when `enforceLimit` is off. @defaultValue SQS's 1 MiB */
+  readonly limitBytes?: number;
 }
 
 export class SqsBroker implements Broker {
@@ -153,26 +151,50 @@ export class SqsBroker implements Broker {
     return (await this.directory.resolve(queue)).url;
   }
 
-  /** Sends one message to `queue`, re-resolving the queue once if its URL stopped working. */
+  /**
+   * Sends one message to `queue`, re-resolving the queue once if its URL stopped working. A
+   * message SQS can never take rejects with `MessageRefusedError`, found before sending or
+   * told by SQS; any other failure rejects as it came (a retry may succeed).
+   */
   private async send(queue: string, request: SendRequest): Promise<void> {
-    const resolved = await this.directory.resolve(queue);
-    const message = this.outgoing(resolved, request);
+    let resolved: ResolvedQueue;
     try {
-      await this.sends.add(resolved.url, message);
+      resolved = await this.directory.resolve(queue);
     } catch (error) {
-      if (!isQueueDoesNotExist(error)) throw error;
-      this.directory.invalidate(queue);
-      const again = await this.directory.resolve(queue);
-      await this.sends.add(again.url, message);
+      throw this.nameRefusal(queue) ?? error;
+    }
+    const message = this.outgoing(resolved.name, request);
+    try {
+      try {
+        await this.sends.add(resolved.url, message);
+      } catch (error) {
+        if (!isQueueDoesNotExist(error)) throw error;
+        this.directory.invalidate(queue);
+        const again = await this.directory.resolve(queue);
+        await this.sends.add(again.url, message);
+      }
+    } catch (error) {
+      throw serverRefusal(queue, request.body, error) ?? error;
     }
   }
 
-  private outgoing(queue: ResolvedQueue, request: SendRequest): OutgoingMessage {
+  /** A queue name SQS refuses is fixed by the chain's definition: no publish to it can ever succeed. */
+  private nameRefusal(queue: string): MessageRefusedError | undefined {
+    try {
+      this.directory.name(queue);
+      return undefined;
+    } catch (error) {
+      return new MessageRefusedError('sqs', queue, error instanceof Error ? error.message : String(error));
+    }
+  }
+
+  /** The SQS message for `request`, or a `MessageRefusedError` if SQS could never take it. */
+  private outgoing(name: QueueName, request: SendRequest): OutgoingMessage {
     const now = this.options.clock.now();
     const remainingMs = request.dueAt === undefined ? 0 : Math.max(0, request.dueAt - now);
     let delaySeconds = Math.ceil(remainingMs / 1000);
     let dueAt: number | undefined;
-    if (queue.name.fifo) {
+    if (name.fifo) {
       // FIFO queues take no per-message delay: the consumer defers the message by visibility.
       if (delaySeconds > 0) dueAt = request.dueAt;
       delaySeconds = 0;
@@ -180,15 +202,17 @@ export class SqsBroker implements Broker {
       dueAt = request.dueAt;
       delaySeconds = this.options.maxDelaySeconds;
     }
-    const attributes = headersToAttributes(queue.name.logical, request.headers, dueAt);
+    const attributes = headersToAttributes(name.logical, request.body, request.headers, dueAt);
     const bytes = messageBytes(request.body, attributes);
-    const limit = request.enforceLimit ? this.options.maxMessageBytes : SQS_MAX_MESSAGE_BYTES;
-    if (bytes > limit) throw new MessageTooLargeError(queue.name.logical, bytes, limit, request.body);
+    const limit = request.enforceLimit ? this.options.maxMessageBytes : (request.limitBytes ?? SQS_MAX_MESSAGE_BYTES);
+    if (bytes > limit) throw new MessageTooLargeError(name.logical, bytes, limit, request.body, request.enforceLimit ? 'maxMessageBytes' : "SQS's maximum message size");
+    const refused = characterRefusal(name.logical, request.body, request.headers);
+    if (refused) throw refused;
     return {
       body: request.body,
       attributes,
       ...(delaySeconds > 0 ? { delaySeconds } : {}),
-      ...(queue.name.fifo ? { groupId: fifoId(request.groupId ?? randomUUID()), deduplicationId: fifoId(request.deduplicationId ?? randomUUID()) } : {}),
+      ...(name.fifo ? { groupId: fifoId(request.groupId ?? randomUUID()), deduplicationId: fifoId(request.deduplicationId ?? randomUUID()) } : {}),
     };
   }
 
@@ -220,20 +244,33 @@ export class SqsBroker implements Broker {
     await this.deletes.add(queue.url, message.receiptHandle);
   }
 
+  /**
+   * Moves `message` to its queue's dead-letter queue with `reason`, whatever its attributes and
+   * size (see `dead-letter.ts`), then deletes it. The dead letter is made to fit SQS's 1 MiB; if
+   * the dead-letter queue's own `MaximumMessageSize` is lower and SQS says so, it is made to fit
+   * `maxMessageBytes` instead (set that to your queues' limit).
+   */
   private async deadLetter(queue: ResolvedQueue, message: ReceivedMessage, reason: string): Promise<void> {
-    const text = String(reason);
-    await this.send(deadLetterQueueName(queue.name.logical), {
-      body: message.body,
-      headers: {
-        ...attributesToHeaders(message.attributes),
-        [DEAD_LETTER_REASON_HEADER]: text.length > MAX_REASON_LENGTH ? `${text.slice(0, MAX_REASON_LENGTH - 1)}…` : text,
-        [DEAD_LETTER_QUEUE_HEADER]: queue.name.logical,
-      },
-      dueAt: undefined,
-      groupId: message.groupId,
-      deduplicationId: `${message.messageId}:dead`,
-      enforceLimit: false,
-    });
+    const target = deadLetterQueueName(queue.name.logical);
+    const headers = attributesToHeaders(message.attributes);
+    const sendWithin = (limitBytes: number) => {
+      const dead = deadLetterMessage({ queue: queue.name.logical, body: message.body, headers, reason, limitBytes });
+      return this.send(target, {
+        body: dead.body,
+        headers: dead.headers,
+        dueAt: undefined,
+        groupId: message.groupId,
+        deduplicationId: `${message.messageId}:dead`,
+        enforceLimit: false,
+        limitBytes,
+      });
+    };
+    try {
+      await sendWithin(SQS_MAX_MESSAGE_BYTES);
+    } catch (error) {
+      if (!(error instanceof MessageRefusedError) || this.options.maxMessageBytes >= SQS_MAX_MESSAGE_BYTES) throw error;
+      await sendWithin(this.options.maxMessageBytes);
+    }
     await this.deletes.add(queue.url, message.receiptHandle);
   }
 }

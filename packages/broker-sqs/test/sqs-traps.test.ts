@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { DEAD_LETTER_REASON_HEADER, DEFAULT_QUEUE, type Broker, type Delivery } from '@taskchart/core';
+import { DEAD_LETTER_REASON_HEADER, DEFAULT_QUEUE, MessageRefusedError, type Broker, type Delivery } from '@taskchart/core';
 import { waitFor } from '@taskchart/core/testing';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { MessageTooLargeError, sqsBroker, type SqsBrokerOptions } from '../src/index.js';
@@ -126,8 +126,10 @@ describe('sqs traps', () => {
     const body = JSON.stringify({ v: 1, kind: 'task', runId: 'run-42', chain: 'referral', step: 's0', task: 'fetchQuote', attempt: 1, compensation: false, input: 'x'.repeat(3000) });
     const refused = broker.publish('work', body);
     await expect(refused).rejects.toBeInstanceOf(MessageTooLargeError);
-    await expect(refused).rejects.toThrow(`message for queue "work" (run run-42, task "fetchQuote") is ${body.length} bytes, over the 2048-byte limit`);
-    await expect(broker.publish('work', 'y'.repeat(4000))).rejects.toThrow(/queue "work" is 4000 bytes, over the 2048-byte limit/);
+    await expect(refused).rejects.toBeInstanceOf(MessageRefusedError);
+    await expect(refused).rejects.toThrow(`sqs refused a message for queue "work" for good: run run-42, task "fetchQuote": the message is ${body.length} bytes`);
+    await expect(refused).rejects.toThrow('over the 2048-byte limit (maxMessageBytes)');
+    await expect(broker.publish('work', 'y'.repeat(4000))).rejects.toThrow(/queue "work" for good: the message is 4000 bytes .*, over the 2048-byte limit/);
     await broker.publish('work', 'small');
     const { got } = await collect(broker, 'work');
     await waitFor(() => got.length === 1, 5000, 'the small message');

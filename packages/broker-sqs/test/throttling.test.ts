@@ -4,7 +4,7 @@
  * them with backoff and jitter, and must not retry a client error.
  */
 import { randomUUID } from 'node:crypto';
-import type { Broker, Delivery } from '@taskchart/core';
+import { MessageRefusedError, type Broker, type Delivery } from '@taskchart/core';
 import { waitFor } from '@taskchart/core/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { sqsBroker, type SqsBrokerOptions } from '../src/index.js';
@@ -100,7 +100,33 @@ describe('sqs throttling and server errors (through a fault-injecting proxy)', (
     const operation = sends(0).at(-1)?.operation ?? 'SendMessage';
     const from = proxy.seen.length;
     proxy.inject(operation, { status: 400, code: 'InvalidParameterValue' }, 1);
-    await expect(broker.publish('work', 'rejected')).rejects.toThrow(/InvalidParameterValue/);
+    const rejected = broker.publish('work', 'rejected');
+    await expect(rejected).rejects.toThrow(/InvalidParameterValue/);
+    // Not about the message itself (no size, no character): an operator may fix it, so not a refusal.
+    await expect(rejected).rejects.not.toBeInstanceOf(MessageRefusedError);
     expect(sends(from).map((r) => r.fault?.code ?? 'ok')).toEqual(['InvalidParameterValue']);
+  });
+
+  it("maps SQS's InvalidMessageContents (AWS JSON protocol) to MessageRefusedError, sent once", async () => {
+    const broker = openThroughProxy();
+    await broker.publish('work', 'creates-the-queue');
+    const operation = sends(0).at(-1)?.operation ?? 'SendMessage';
+    const from = proxy.seen.length;
+    proxy.inject(operation, { status: 400, code: 'InvalidMessageContents' }, 1);
+    const refused = broker.publish('work', JSON.stringify({ runId: 'run-9', task: 'notify' }));
+    await expect(refused).rejects.toBeInstanceOf(MessageRefusedError);
+    await expect(refused).rejects.toThrow('sqs refused a message for queue "work" for good: run run-9, task "notify": SQS answered InvalidMessageContents');
+    await broker.publish('work', 'after');
+    expect(sends(from).map((r) => r.fault?.code ?? 'ok')).toEqual(['InvalidMessageContents', 'ok']);
+  });
+
+  it('keeps a publish throttled past maxAttempts a plain (retryable) error, not a refusal', async () => {
+    const broker = openThroughProxy({ maxAttempts: 2 });
+    await broker.publish('work', 'creates-the-queue');
+    const operation = sends(0).at(-1)?.operation ?? 'SendMessage';
+    proxy.inject(operation, THROTTLED, 2);
+    const throttled = broker.publish('work', 'throttled');
+    await expect(throttled).rejects.toThrow(/ThrottlingException/);
+    await expect(throttled).rejects.not.toBeInstanceOf(MessageRefusedError);
   });
 });
