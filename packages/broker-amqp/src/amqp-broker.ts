@@ -12,6 +12,7 @@ import {
   DEAD_LETTER_REASON_HEADER,
   deadLetterQueueName,
   InvalidOptionError,
+  MessageRefusedError,
   type Broker,
   type BrokerCapabilities,
   type ConsumeOptions,
@@ -25,6 +26,7 @@ import { AmqpConnection } from './connection.js';
 import { DELAY_LEVEL_HEADER, delayExchangeName, DUE_AT_HEADER, pickDelayLevel } from './delay-ladder.js';
 import { AmqpUnavailableError } from './errors.js';
 import { numericHeader, REDELIVERIES_HEADER, TRANSIENT_HEADERS, userHeaders } from './headers.js';
+import { fitShortstr, MAX_SHORTSTR_BYTES, MessageRefusal, refusalReason } from './limits.js';
 import { compileOptions, type AmqpBrokerOptions, type ResolvedAmqpOptions } from './options.js';
 import { DeclarationCache, Topology, type TopologyNames } from './topology.js';
 
@@ -34,10 +36,16 @@ function validDelay(option: string, delayMs: number | undefined): number {
   return ms;
 }
 
+/** The longest dead-letter reason kept in the header (longer ones are cut, marked with "…"). */
+const MAX_DEAD_REASON_CHARS = 4_096;
+
 export class AmqpBroker implements Broker {
   readonly name = 'amqp';
-  /** Durable; any delay (hops of at most 2^25 ms are chained); no deduplication (RabbitMQ has none built in). */
-  readonly capabilities: BrokerCapabilities = { durable: true, maxDelayMs: Number.POSITIVE_INFINITY, deduplicates: false, maxMessageBytes: 128 * 1024 * 1024 };
+  /**
+   * Durable; any delay (hops of at most 2^25 ms are chained); no deduplication (RabbitMQ has none
+   * built in); messages up to the `maxMessageBytes` option (128 MiB by default).
+   */
+  readonly capabilities: BrokerCapabilities;
   readonly options: ResolvedAmqpOptions;
   private readonly topology = new Topology();
   private readonly connection: AmqpConnection;
@@ -48,6 +56,7 @@ export class AmqpBroker implements Broker {
 
   constructor(options: AmqpBrokerOptions) {
     this.options = compileOptions(options);
+    this.capabilities = { durable: true, maxDelayMs: Number.POSITIVE_INFINITY, deduplicates: false, maxMessageBytes: this.options.maxMessageBytes };
     this.connection = new AmqpConnection(this.options, this.topology);
     this.declarations = new DeclarationCache(this.options.queuePrefix);
   }
@@ -61,8 +70,25 @@ export class AmqpBroker implements Broker {
     this.assertOpen(`publish to "${queue}"`);
     const delayMs = validDelay('publish: delayMs', options.delayMs);
     const headers: MessagePropertyHeaders = { ...options.headers };
-    const properties: Options.Publish = { persistent: true, messageId: options.deduplicationId ?? randomUUID(), headers };
-    await this.track(this.send(this.options.queuePrefix + queue, Buffer.from(body, 'utf8'), properties, delayMs > 0 ? Date.now() + delayMs : undefined));
+    // A deduplication id is caller data of any length (the runtime's holds the run id): one over
+    // AMQP's 255-byte message-id is replaced by its hash, the same on every publish of it.
+    const properties: Options.Publish = { persistent: true, messageId: fitShortstr(options.deduplicationId ?? randomUUID()), headers };
+    const fullQueue = this.options.queuePrefix + queue;
+    const content = Buffer.from(body, 'utf8');
+    const nameBytes = Buffer.byteLength(fullQueue, 'utf8');
+    // Checked before anything is sent: amqplib would throw half-way through the publish, or the
+    // server close the channel, failing the other publishes in flight with it.
+    const reason =
+      nameBytes > MAX_SHORTSTR_BYTES
+        ? `the queue name "${fullQueue.slice(0, 40)}…" is ${nameBytes} bytes long with its prefix, over AMQP's limit of ${MAX_SHORTSTR_BYTES} bytes`
+        : refusalReason(content, properties, this.options.maxMessageBytes);
+    if (reason !== undefined) throw new MessageRefusedError(this.name, queue, reason);
+    try {
+      await this.track(this.send(fullQueue, content, properties, delayMs > 0 ? Date.now() + delayMs : undefined));
+    } catch (error) {
+      if (error instanceof MessageRefusal) throw new MessageRefusedError(this.name, queue, error.reason);
+      throw error;
+    }
   }
 
   /**
@@ -85,6 +111,10 @@ export class AmqpBroker implements Broker {
     const prefetch = options.prefetch ?? this.options.prefetch;
     if (!Number.isInteger(prefetch) || prefetch < 1 || prefetch > 65_535) throw new InvalidOptionError('consume: prefetch', `must be a whole number between 1 and 65535, got ${prefetch}`);
     const fullQueue = this.options.queuePrefix + queue;
+    const deadBytes = Buffer.byteLength(this.options.queuePrefix + deadLetterQueueName(queue), 'utf8');
+    if (deadBytes > MAX_SHORTSTR_BYTES) {
+      throw new InvalidOptionError('consume: queue', `"${queue}" with its prefix and dead-letter suffix is ${deadBytes} bytes long, over AMQP's limit of ${MAX_SHORTSTR_BYTES} bytes for a queue name`);
+    }
     const consumer: AmqpConsumer = new AmqpConsumer(
       this.connection,
       this.topology,
@@ -152,7 +182,8 @@ export class AmqpBroker implements Broker {
         }),
       deadLetter: (reason) =>
         settle(async () => {
-          const headers: MessagePropertyHeaders = { ...userHeaders(raw), [DEAD_LETTER_REASON_HEADER]: reason, [DEAD_LETTER_QUEUE_HEADER]: queue };
+          const kept = reason.length > MAX_DEAD_REASON_CHARS ? `${reason.slice(0, MAX_DEAD_REASON_CHARS)}…` : reason;
+          const headers: MessagePropertyHeaders = { ...userHeaders(raw), [DEAD_LETTER_REASON_HEADER]: kept, [DEAD_LETTER_QUEUE_HEADER]: queue };
           const dead = this.options.queuePrefix + deadLetterQueueName(queue);
           await this.track(this.send(dead, message.content, { ...this.republishProperties(message, raw), headers }, undefined));
           safeAck(channel, message);

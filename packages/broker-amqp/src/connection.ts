@@ -6,16 +6,26 @@
  * backoff; on every new session the topology is re-declared before anything else uses it, then
  * the `onOpen` listeners (consumers) re-subscribe. Publishes wait for a session (bounded by their
  * deadline) and are retried on the next session when their confirm was lost with the old one.
+ *
+ * When the server closes the publisher channel over a `basic.publish` (it refused one message:
+ * PRECONDITION_FAILED), only that channel is replaced, on the same connection: consumers keep
+ * their channels. The publish the close can be pinned on rejects with a `MessageRefusal` (see
+ * `limits.ts`); the others in flight on that channel are sent again on the new one.
  */
+import { backoffDelay } from '@taskchart/core';
 import { connect, type ChannelModel, type ConfirmChannel, type Connection, type Options } from 'amqplib';
 import { AmqpUnavailableError } from './errors.js';
+import { attributeClose, closedOnPublish, frameRefusalReason, MessageRefusal, type ServerClose } from './limits.js';
 import type { ResolvedAmqpOptions } from './options.js';
 import type { Declaration, Topology } from './topology.js';
 
 export interface Session {
   readonly model: ChannelModel;
-  /** The publisher-confirm channel: every publish and every declaration goes through it. */
-  readonly publisher: ConfirmChannel;
+  /**
+   * The publisher-confirm channel: every publish and every declaration goes through it. Replaced
+   * (on the same connection) when the server closes it for one message.
+   */
+  publisher: ConfirmChannel;
   /** Increases by one per connection opened. */
   readonly generation: number;
 }
@@ -26,6 +36,18 @@ export type SessionListener = (session: Session) => void;
 interface Unconfirmed {
   readonly deadline: number;
   expire(): void;
+}
+
+/** What the connection knows of one publisher channel. */
+interface PublisherState {
+  /** Publishes sent on it and not confirmed yet. */
+  inFlight: number;
+  /** How the server (or amqplib, on a protocol error) closed this channel alone, if it did. */
+  close: ServerClose | undefined;
+  /** Closed by the adapter after amqplib failed to encode a message on it (its confirm window is off by one). */
+  recycled: boolean;
+  /** Drops the session this channel belongs to (its connection is going). */
+  readonly lost: (error: Error) => void;
 }
 
 interface Waiter {
@@ -57,6 +79,15 @@ export function coalesceWrites(connection: Connection): void {
 
 const errorOf = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));
 
+/** An error amqplib throws while encoding a message (a field over its limit), as opposed to "channel closed". */
+const isEncodingError = (e: unknown): boolean => e instanceof TypeError || e instanceof RangeError;
+
+/** The frame size the connection negotiated with the server (amqplib keeps it on its connection). */
+const frameMaxOf = (model: ChannelModel): number | undefined => {
+  const frameMax = (model.connection as unknown as { frameMax?: unknown }).frameMax;
+  return typeof frameMax === 'number' && frameMax > 0 ? frameMax : undefined;
+};
+
 export class AmqpConnection {
   private current: Session | undefined;
   private connecting = false;
@@ -71,6 +102,11 @@ export class AmqpConnection {
   private sweeper: ReturnType<typeof setInterval> | undefined;
   /** Resolves when the publisher channel's write buffer drained (amqplib `publish` returned false). */
   private draining: Promise<void> | undefined;
+  /** The publisher channel being replaced after the server closed the old one, if it is. */
+  private reopening: Promise<void> | undefined;
+  private readonly publishers = new WeakMap<ConfirmChannel, PublisherState>();
+  /** How the server closed a connection (recorded before its channels close), when it said why. */
+  private readonly connectionCloses = new WeakMap<ChannelModel, ServerClose>();
   /** The last error that took a session down or failed a connection attempt. */
   lastError: Error | undefined;
 
@@ -123,22 +159,37 @@ export class AmqpConnection {
   async publish(declarations: readonly Declaration[], exchange: string, routingKey: string, content: Buffer, properties: Options.Publish, deadline: number): Promise<void> {
     for (;;) {
       const session = await this.session(deadline);
+      if (this.reopening) {
+        await this.reopening;
+        continue;
+      }
+      const publisher = session.publisher;
+      // Too large for one frame: the server would close the whole connection over it.
+      const tooLarge = frameRefusalReason(properties, frameMaxOf(session.model));
+      if (tooLarge !== undefined) throw new MessageRefusal(tooLarge);
       try {
-        await this.topology.ensure(session.publisher, declarations);
-        await this.confirmedPublish(session, exchange, routingKey, content, properties, deadline);
+        await this.topology.ensure(publisher, declarations);
+        await this.confirmedPublish(session, publisher, exchange, routingKey, content, properties, deadline);
         return;
       } catch (error) {
-        if (error instanceof AmqpUnavailableError || this.closed) throw error;
+        if (error instanceof AmqpUnavailableError || error instanceof MessageRefusal || this.closed) throw error;
+        const state = this.publishers.get(publisher);
+        // The server closed the channel or the connection because of one message: if it was this
+        // one, it is refused for good; the others in flight with it are sent again.
+        const refusal = attributeClose(state?.close ?? this.connectionCloses.get(session.model), content.length);
+        if (refusal) throw refusal;
         // The session died under this publish (channel closed, connection lost): the message
-        // may or may not have reached the broker; publish it again on the next session.
-        this.drop(session, errorOf(error));
+        // may or may not have reached the broker; publish it again on the next session (or on
+        // the new publisher channel, when it was closed over a message: it is being replaced).
+        if (!closedOnPublish(state?.close) && !state?.recycled) this.drop(session, errorOf(error));
         if (Date.now() >= deadline) throw new AmqpUnavailableError(`publish to "${routingKey}" not confirmed within ${this.options.publishTimeoutMs} ms: ${errorOf(error).message}`, { cause: error });
       }
     }
   }
 
-  private async confirmedPublish(session: Session, exchange: string, routingKey: string, content: Buffer, properties: Options.Publish, deadline: number): Promise<void> {
+  private async confirmedPublish(session: Session, publisher: ConfirmChannel, exchange: string, routingKey: string, content: Buffer, properties: Options.Publish, deadline: number): Promise<void> {
     while (this.draining) await this.draining;
+    const state = this.publishers.get(publisher);
     await new Promise<void>((resolve, reject) => {
       let done = false;
       // One sweeper for every unconfirmed publish, not a timer each (a timer per message is a
@@ -152,8 +203,11 @@ export class AmqpConnection {
         },
       };
       this.watchConfirm(watch);
+      let counted = false;
       const callback = (err: unknown) => {
         this.unconfirmed.delete(watch);
+        if (counted && state) state.inFlight--;
+        counted = false;
         if (done) return;
         done = true;
         if (err == null) resolve();
@@ -162,9 +216,23 @@ export class AmqpConnection {
       };
       let flushed: boolean;
       try {
-        flushed = session.publisher.publish(exchange, routingKey, content, properties, callback);
+        if (state) state.inFlight++;
+        counted = true;
+        flushed = publisher.publish(exchange, routingKey, content, properties, callback);
         coalesceWrites(session.model.connection);
       } catch (error) {
+        if (isEncodingError(error) && state && !state.close) {
+          // amqplib could not encode this message (`limits.ts` checks what it knows of first). It
+          // had already queued a confirm callback for it, so every later confirm on this channel
+          // would be off by one: replace the channel, and refuse the message.
+          state.recycled = true;
+          this.reopenPublisher(session, publisher);
+          publisher.close().catch(() => undefined);
+          this.unconfirmed.delete(watch);
+          done = true;
+          reject(new MessageRefusal(`amqplib could not encode it: ${errorOf(error).message}`));
+          return;
+        }
         // amqplib throws synchronously on a channel that is already closed.
         callback(error);
         return;
@@ -172,13 +240,13 @@ export class AmqpConnection {
       if (!flushed && !this.draining) {
         this.draining = new Promise<void>((r) => {
           const release = () => {
-            session.publisher.off('drain', release);
-            session.publisher.off('close', release);
+            publisher.off('drain', release);
+            publisher.off('close', release);
             this.draining = undefined;
             r();
           };
-          session.publisher.on('drain', release);
-          session.publisher.on('close', release);
+          publisher.on('drain', release);
+          publisher.on('close', release);
         });
       }
     });
@@ -261,7 +329,7 @@ export class AmqpConnection {
 
   private backoff(): Promise<void> {
     const { reconnectInitialDelayMs: initial, reconnectMaxDelayMs: max } = this.options;
-    const ms = Math.min(max, initial * 2 ** Math.min(this.failures, 30));
+    const ms = backoffDelay({ initialMs: initial, maxMs: max, factor: 2, jitter: 'none' }, Math.min(this.failures, 30));
     this.failures++;
     return new Promise((resolve) => {
       this.wakeBackoff = resolve;
@@ -282,13 +350,16 @@ export class AmqpConnection {
       if (session) this.drop(session, error);
     };
     // 'error' precedes 'close' on a server-side close; 'close' alone ends a clean one.
-    model.on('error', (e: unknown) => this.options.onError(errorOf(e)));
+    model.on('error', (e: unknown) => {
+      const error = errorOf(e) as ServerClose['error'];
+      const inFlight = session ? (this.publishers.get(session.publisher)?.inFlight ?? 0) : 0;
+      if (typeof error.code === 'number') this.connectionCloses.set(model, { error, inFlight });
+      this.options.onError(error);
+    });
     model.on('close', (e: unknown) => lost(e ? errorOf(e) : new Error('connection to RabbitMQ closed')));
     model.on('blocked', (reason: unknown) => this.options.onError(new Error(`RabbitMQ blocked publishing on this connection: ${String(reason)}`)));
     try {
-      const publisher = await model.createConfirmChannel();
-      publisher.on('error', (e: unknown) => this.options.onError(errorOf(e)));
-      publisher.on('close', () => lost(new Error('publisher channel closed')));
+      const publisher = await this.openPublisher(model, () => session, lost);
       await this.topology.replay(publisher);
       if (!alive || this.closed) throw this.lastError ?? new Error('connection closed while opening');
       session = { model, publisher, generation: ++this.generation };
@@ -297,5 +368,52 @@ export class AmqpConnection {
       await model.close().catch(() => undefined);
       throw error;
     }
+  }
+
+  /**
+   * A new publisher-confirm channel on `model`. When the server closes it alone (or the adapter
+   * recycles it), it is replaced on the same connection; any other close means the connection is
+   * going: `lost` drops the session.
+   */
+  private async openPublisher(model: ChannelModel, sessionOf: () => Session | undefined, lost: (error: Error) => void): Promise<ConfirmChannel> {
+    const publisher = await model.createConfirmChannel();
+    const state: PublisherState = { inFlight: 0, close: undefined, recycled: false, lost };
+    this.publishers.set(publisher, state);
+    publisher.on('error', (e: unknown) => {
+      const error = errorOf(e) as ServerClose['error'];
+      // A channel-level close carries its reply code; recorded before 'close' fails the
+      // publishes in flight, so that they can tell whether it was theirs.
+      if (typeof error.code === 'number') state.close = { error, inFlight: state.inFlight };
+      this.options.onError(error);
+    });
+    publisher.on('close', () => {
+      const session = sessionOf();
+      if (state.recycled) return; // being replaced already
+      // Closed over one message: replaced at once on the same connection. Closed for anything
+      // else (a declaration refused, the connection going): a new session, with backoff.
+      if (closedOnPublish(state.close) && session) this.reopenPublisher(session, publisher);
+      else lost(new Error(state.close ? `publisher channel closed: ${state.close.error.message}` : 'publisher channel closed'));
+    });
+    return publisher;
+  }
+
+  /**
+   * Replaces the publisher channel of `session` after the server closed `old` alone (or the
+   * adapter recycles it). Publishes wait for {@link reopening} meanwhile, so none spins on the
+   * closed channel.
+   */
+  private reopenPublisher(session: Session, old: ConfirmChannel): void {
+    const lost = this.publishers.get(old)?.lost;
+    if (!lost || this.current !== session || session.publisher !== old || this.closed || this.reopening) return;
+    const reopening: Promise<void> = this.openPublisher(session.model, () => session, lost)
+      .then((publisher) => {
+        if (this.current === session) session.publisher = publisher;
+        else publisher.close().catch(() => undefined);
+      })
+      .catch((error: unknown) => this.drop(session, errorOf(error)))
+      .finally(() => {
+        if (this.reopening === reopening) this.reopening = undefined;
+      });
+    this.reopening = reopening;
   }
 }

@@ -3,16 +3,17 @@
  * normalised once, at construction, and every rejection names the option and its allowed range.
  */
 import { InvalidOptionError } from '@taskchart/core';
+import { DEFAULT_MAX_MESSAGE_BYTES, MAX_MESSAGE_BYTES_CEILING } from './limits.js';
 
 export interface AmqpReconnectOptions {
   /**
-   * Wait before the first reconnect attempt after the connection dropped.
+   * Wait before the first reconnect attempt after the connection dropped, from 0 to 1 hour.
    * @defaultValue 100
    */
   initialDelayMs?: number;
   /**
-   * The longest wait between two reconnect attempts (the wait doubles from `initialDelayMs`).
-   * @defaultValue 5000
+   * The longest wait between two reconnect attempts (the wait doubles from `initialDelayMs`),
+   * from 1 ms to 1 hour. @defaultValue 5000
    */
   maxDelayMs?: number;
 }
@@ -39,12 +40,12 @@ export interface AmqpBrokerOptions {
    * How long one `publish` may take, waiting for the connection to come back included, before it
    * rejects. A publish that rejects this way may still have reached the broker (at-least-once);
    * it never resolves without a publisher confirm. Also bounds how long `consume` waits for a
-   * connection.
+   * connection. From 1 ms to 1 hour.
    * @defaultValue 30000
    */
   publishTimeoutMs?: number;
   /**
-   * How long one connection attempt (TCP connect and AMQP handshake) may take.
+   * How long one connection attempt (TCP connect and AMQP handshake) may take, from 1 ms to 1 hour.
    * @defaultValue 10000
    */
   connectTimeoutMs?: number;
@@ -57,6 +58,15 @@ export interface AmqpBrokerOptions {
   heartbeatSeconds?: number;
   /** Backoff between reconnect attempts. */
   reconnect?: AmqpReconnectOptions;
+  /**
+   * The largest message (body plus headers, in bytes) `publish` sends; a larger one is refused
+   * with `MessageRefusedError` before anything is sent. Set it to the server's `max_message_size`
+   * when that is not RabbitMQ's default; a message the server refuses anyway (its limit is lower)
+   * is refused the same way, after the server closed the channel for it. Between 1 and 536870912
+   * (512 MiB, RabbitMQ's ceiling for `max_message_size`).
+   * @defaultValue 134217728 (128 MiB, RabbitMQ's default `max_message_size`)
+   */
+  maxMessageBytes?: number;
   /**
    * The name RabbitMQ shows for this broker's connection (`rabbitmqctl list_connections
    * client_properties`, management UI).
@@ -81,6 +91,7 @@ export interface ResolvedAmqpOptions {
   readonly connectTimeoutMs: number;
   readonly reconnectInitialDelayMs: number;
   readonly reconnectMaxDelayMs: number;
+  readonly maxMessageBytes: number;
   readonly connectionName: string;
   readonly onError: (error: Error) => void;
 }
@@ -89,6 +100,9 @@ export interface ResolvedAmqpOptions {
 export const MAX_AMQP_NAME_BYTES = 255;
 
 const at = (option: string) => `amqpBroker: ${option}`;
+
+/** The longest timeout or reconnect delay: one hour. */
+const HOUR_MS = 3_600_000;
 
 function wholeNumber(option: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
@@ -124,15 +138,17 @@ export function compileOptions(raw: AmqpBrokerOptions): ResolvedAmqpOptions {
 
   // AMQP's basic.qos prefetch-count is a 16-bit field.
   const prefetch = wholeNumber('prefetch', raw.prefetch ?? 16, 1, 65_535);
-  const publishTimeoutMs = wholeNumber('publishTimeoutMs', raw.publishTimeoutMs ?? 30_000, 1);
-  const connectTimeoutMs = wholeNumber('connectTimeoutMs', raw.connectTimeoutMs ?? 10_000, 1);
+  // Waits and backoffs run on host timers: at most an hour, far below their 2^31 ms ceiling.
+  const publishTimeoutMs = wholeNumber('publishTimeoutMs', raw.publishTimeoutMs ?? 30_000, 1, HOUR_MS);
+  const connectTimeoutMs = wholeNumber('connectTimeoutMs', raw.connectTimeoutMs ?? 10_000, 1, HOUR_MS);
   const reconnect = raw.reconnect ?? {};
   if (typeof reconnect !== 'object' || reconnect === null) throw new InvalidOptionError(at('reconnect'), 'must be an object');
-  const reconnectInitialDelayMs = wholeNumber('reconnect.initialDelayMs', reconnect.initialDelayMs ?? 100, 0);
-  const reconnectMaxDelayMs = wholeNumber('reconnect.maxDelayMs', reconnect.maxDelayMs ?? 5_000, 1);
+  const reconnectInitialDelayMs = wholeNumber('reconnect.initialDelayMs', reconnect.initialDelayMs ?? 100, 0, HOUR_MS);
+  const reconnectMaxDelayMs = wholeNumber('reconnect.maxDelayMs', reconnect.maxDelayMs ?? 5_000, 1, HOUR_MS);
   if (reconnectMaxDelayMs < reconnectInitialDelayMs) {
     throw new InvalidOptionError(at('reconnect.maxDelayMs'), `must be >= reconnect.initialDelayMs (${reconnectInitialDelayMs}), got ${reconnectMaxDelayMs}`);
   }
+  const maxMessageBytes = wholeNumber('maxMessageBytes', raw.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, 1, MAX_MESSAGE_BYTES_CEILING);
   const connectionName = raw.connectionName ?? `taskchart ${queuePrefix}`.trim();
   if (typeof connectionName !== 'string') throw new InvalidOptionError(at('connectionName'), `must be a string, got ${typeof connectionName}`);
   const onError = raw.onError ?? (() => undefined);
@@ -146,6 +162,7 @@ export function compileOptions(raw: AmqpBrokerOptions): ResolvedAmqpOptions {
     connectTimeoutMs,
     reconnectInitialDelayMs,
     reconnectMaxDelayMs,
+    maxMessageBytes,
     connectionName,
     onError: (error) => {
       try {

@@ -45,7 +45,9 @@ describe('runtime on amqp: faults', () => {
         if (ctx.attempt === 1) throw new Error('transient');
         return x * 2;
       },
-      { retry: { maxRetries: 3, backoff: { initial: 2_000, jitter: 'none' } } },
+      // 8 s: longer than `rabbitmqctl close_connection` takes on a loaded machine (an Erlang VM starts
+      // for each call), so the connection dies while every retry is still waiting.
+      { retry: { maxRetries: 3, backoff: { initial: 8_000, jitter: 'none' } } },
     );
     const notify = task('notify', (x: number, ctx) => {
       record(ctx.idempotencyKey);
@@ -59,7 +61,7 @@ describe('runtime on amqp: faults', () => {
     const runs = await Promise.all(Array.from({ length: 40 }, (_, i) => runtime.run(c, i)));
     let finished = 0;
     const results = Promise.all(runs.map((r) => r.result().finally(() => void finished++)));
-    // Kill the connection once some runs are past their first step; their retries (2 s) are then
+    // Kill the connection once some runs are past their first step; their retries (8 s) are then
     // waiting in the delay ladder, and other steps are in flight.
     await waitFor(() => effects.size >= 10, 10_000, 'the first steps');
     expect(await forceCloseConnections(connectionName)).toBe(1);
