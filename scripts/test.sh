@@ -22,7 +22,11 @@ echo "==> lint"
 pnpm --silent lint
 echo "==> build (ESM + declarations, as published)"
 pnpm --silent build
+echo "==> packed packages"
+packed=0
+bash scripts/check-packed.sh --no-build || packed=$?
 rm -rf packages/*/dist
+(( packed == 0 )) || exit "$packed"
 echo "==> tests"
 reports=()
 status=0
