@@ -2,7 +2,7 @@
  * The options of `amqpBroker`, and their compilation: raw user options are validated and
  * normalised once, at construction, and every rejection names the option and its allowed range.
  */
-import { InvalidOptionError } from '@taskchart/core';
+import { assertKnownKeys, InvalidOptionError } from '@taskchart/core';
 import { DEFAULT_MAX_MESSAGE_BYTES, MAX_MESSAGE_BYTES_CEILING } from './limits.js';
 
 export interface AmqpReconnectOptions {
@@ -112,8 +112,22 @@ function wholeNumber(option: string, value: unknown, min: number, max = Number.M
   return value;
 }
 
+const AMQP_OPTION_KEYS = [
+  'url',
+  'queuePrefix',
+  'prefetch',
+  'publishTimeoutMs',
+  'connectTimeoutMs',
+  'heartbeatSeconds',
+  'reconnect',
+  'maxMessageBytes',
+  'connectionName',
+  'onError',
+] satisfies Array<keyof AmqpBrokerOptions>;
+
 export function compileOptions(raw: AmqpBrokerOptions): ResolvedAmqpOptions {
   if (typeof raw !== 'object' || raw === null) throw new InvalidOptionError('amqpBroker', 'options must be an object with at least `url`');
+  assertKnownKeys(raw, AMQP_OPTION_KEYS, 'amqpBroker');
   const { url } = raw;
   if (typeof url !== 'string' || !/^amqps?:\/\/./.test(url)) {
     throw new InvalidOptionError(at('url'), `must be an amqp:// or amqps:// URL, got ${JSON.stringify(url)}`);
@@ -143,6 +157,7 @@ export function compileOptions(raw: AmqpBrokerOptions): ResolvedAmqpOptions {
   const connectTimeoutMs = wholeNumber('connectTimeoutMs', raw.connectTimeoutMs ?? 10_000, 1, HOUR_MS);
   const reconnect = raw.reconnect ?? {};
   if (typeof reconnect !== 'object' || reconnect === null) throw new InvalidOptionError(at('reconnect'), 'must be an object');
+  assertKnownKeys(reconnect, ['initialDelayMs', 'maxDelayMs'] satisfies Array<keyof AmqpReconnectOptions>, 'amqpBroker: reconnect');
   const reconnectInitialDelayMs = wholeNumber('reconnect.initialDelayMs', reconnect.initialDelayMs ?? 100, 0, HOUR_MS);
   const reconnectMaxDelayMs = wholeNumber('reconnect.maxDelayMs', reconnect.maxDelayMs ?? 5_000, 1, HOUR_MS);
   if (reconnectMaxDelayMs < reconnectInitialDelayMs) {

@@ -36,6 +36,8 @@ describe('amqpBroker options', () => {
   it.each([
     [{}, 'amqpBroker: url: must be an amqp:// or amqps:// URL, got undefined'],
     [{ url: 'http://localhost' }, 'amqpBroker: url: must be an amqp:// or amqps:// URL, got "http://localhost"'],
+    [{ url, prefetchCount: 5 }, 'amqpBroker: prefetchCount: unknown option; did you mean "prefetch"? valid options: url, queuePrefix, prefetch, publishTimeoutMs, connectTimeoutMs, heartbeatSeconds, reconnect, maxMessageBytes, connectionName, onError'],
+    [{ url, reconnect: { maxDelay: 5 } }, 'amqpBroker: reconnect: maxDelay: unknown option; did you mean "maxDelayMs"? valid options: initialDelayMs, maxDelayMs'],
     [{ url, queuePrefix: 7 }, 'amqpBroker: queuePrefix: must be a string, got number'],
     [{ url, queuePrefix: 'amq.x' }, 'amqpBroker: queuePrefix: must not start with "amq." (reserved by RabbitMQ)'],
     [{ url, prefetch: 0 }, 'amqpBroker: prefetch: must be a whole number between 1 and 65535, got 0'],

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import {
+  assertKnownKeys,
   DEAD_LETTER_QUEUE_HEADER,
   DEAD_LETTER_REASON_HEADER,
   deadLetterQueueName,
@@ -199,6 +200,8 @@ export class MemoryBroker implements Broker {
   private closed = false;
 
   constructor(options: MemoryBrokerOptions = {}) {
+    if (typeof options !== 'object' || options === null) throw new InvalidOptionError('memoryBroker: options', 'must be an object');
+    assertKnownKeys(options, ['queuePrefix', 'clock', 'hub'] satisfies Array<keyof MemoryBrokerOptions>, 'memoryBroker');
     const prefix = options.queuePrefix ?? '';
     if (typeof prefix !== 'string') throw new InvalidOptionError('memoryBroker: queuePrefix', 'must be a string');
     this.prefix = prefix;

@@ -3,7 +3,7 @@
  * settings. Every rejection is an `InvalidOptionError` naming the option and the allowed range.
  */
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { DEFAULT_QUEUE, InvalidOptionError, systemClock, type Clock, type RandomSource } from '@taskchart/core';
+import { assertKnownKeys, DEFAULT_QUEUE, InvalidOptionError, systemClock, type Clock, type RandomSource } from '@taskchart/core';
 import { isValidPhysicalName } from './queue-names.js';
 
 /** Static AWS credentials, or a function returning them (the SDK's credential provider shape). */
@@ -240,8 +240,39 @@ const defaultOnError = (error: unknown, context: SqsErrorContext): void => {
   console.warn(`[taskchart sqs] ${context.operation}${where} failed, recovering: ${error instanceof Error ? error.message : String(error)}`);
 };
 
+const SQS_OPTION_KEYS = [
+  'region',
+  'endpoint',
+  'credentials',
+  'client',
+  'queuePrefix',
+  'defaultQueue',
+  'queues',
+  'createQueues',
+  'fifo',
+  'waitTimeSeconds',
+  'visibilityTimeoutSeconds',
+  'heartbeatIntervalMs',
+  'receiveBatchSize',
+  'receiveConcurrency',
+  'deleteBatchSize',
+  'deleteBatchWindowMs',
+  'publishBatchSize',
+  'publishBatchWindowMs',
+  'maxMessageBytes',
+  'maxDelaySeconds',
+  'maxReceiveCount',
+  'maxAttempts',
+  'retryBaseDelayMs',
+  'retryMaxDelayMs',
+  'clock',
+  'random',
+  'onError',
+] satisfies Array<keyof SqsBrokerOptions>;
+
 export function compileOptions(options: SqsBrokerOptions): CompiledSqsOptions {
   if (typeof options !== 'object' || options === null) throw new InvalidOptionError(OWNER, 'options must be an object');
+  assertKnownKeys(options, SQS_OPTION_KEYS, OWNER);
   const region = optionalString('region', options.region);
   const endpoint = optionalString('endpoint', options.endpoint);
   if (endpoint !== undefined && !URL.canParse(endpoint)) throw new InvalidOptionError(`${OWNER}: endpoint`, `must be a URL, got ${describe(endpoint)}`);

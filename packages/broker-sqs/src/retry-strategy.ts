@@ -7,7 +7,7 @@
  * Structurally an `@smithy/types` `RetryStrategyV2`; the SDK checks the shape where the client
  * is built.
  */
-import type { RandomSource } from '@taskchart/core';
+import { backoffDelay as coreBackoff, type RandomSource } from '@taskchart/core';
 
 export interface RetryToken {
   getRetryCount(): number;
@@ -28,8 +28,8 @@ export interface JitteredRetryOptions {
 
 /** Full-jitter exponential backoff: the delay before retry number `retry` (0-based). */
 export function backoffDelay(retry: number, baseDelayMs: number, maxDelayMs: number, random: RandomSource): number {
-  const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** Math.min(retry, 30));
-  return Math.floor(random() * ceiling);
+  // Core's one formula; its full jitter is uniform in [0, ceiling] (Celery's randrange(delay + 1)).
+  return coreBackoff({ initialMs: baseDelayMs, maxMs: maxDelayMs, factor: 2, jitter: 'full' }, Math.min(retry, 30), random());
 }
 
 const token = (retryCount: number, retryDelay: number): RetryToken => ({

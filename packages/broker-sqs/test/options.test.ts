@@ -51,6 +51,8 @@ describe('sqsBroker options', () => {
 
   it('rejects bad values with the option name and the allowed range', () => {
     rejects({ waitTimeSeconds: 21 }, 'waitTimeSeconds', /from 0 to 20, got 21/);
+    rejects({ waitTimeSecond: 5 } as never, 'waitTimeSecond', /unknown option; did you mean "waitTimeSeconds"\?/);
+    rejects({ concurrency: 5 } as never, 'concurrency', /unknown option; valid options: region, endpoint/);
     rejects({ waitTimeSeconds: 1.5 }, 'waitTimeSeconds', /whole number/);
     rejects({ visibilityTimeoutSeconds: 0 }, 'visibilityTimeoutSeconds', /from 1 to 43200/);
     rejects({ visibilityTimeoutSeconds: 3, heartbeatIntervalMs: 3000 }, 'heartbeatIntervalMs', /from 100 to 2999/);
@@ -100,7 +102,7 @@ describe('queue names', () => {
 
 describe('retry strategy', () => {
   it('backs off exponentially with full jitter, capped', () => {
-    expect([0, 1, 2, 3, 10].map((n) => backoffDelay(n, 100, 5000, () => 0.999999))).toEqual([99, 199, 399, 799, 4999]);
+    expect([0, 1, 2, 3, 10].map((n) => backoffDelay(n, 100, 5000, () => 0.999999))).toEqual([100, 200, 400, 800, 5000]);
     expect(backoffDelay(5, 100, 5000, () => 0)).toBe(0);
   });
 

@@ -48,6 +48,7 @@ export {
   type Store,
   type WriteResult,
 } from './ports/store.js';
+export { assertKnownKeys } from './known-keys.js';
 export { backoffDelay, compileRetryPolicy, type BackoffOptions, type BackoffShape, type ErrorClass, type Jitter, type RetryOptions, type RetryPolicy } from './retry-policy.js';
 export { DEFAULT_QUEUE, task, type AnyTask, type CompensateFn, type CompensationContext, type Task, type TaskContext, type TaskFn, type TaskInput, type TaskOptions, type TaskOutput } from './task.js';
 export { createRuntime, Runtime, type StartRunOptions } from './runtime/runtime.js';

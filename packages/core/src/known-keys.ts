@@ -32,7 +32,12 @@ export function nearestKey(key: string, known: readonly string[]): string | unde
   }
   // A third of the longer name, at least 2 edits: `maxRetry` → `maxRetries`, not `foo` → `queue`.
   const allowed = best === undefined ? 0 : Math.max(2, Math.floor(Math.max(key.length, best.length) / 3));
-  return bestDistance <= allowed ? best : undefined;
+  if (bestDistance <= allowed) return best;
+  // Or one name starts with the other: `prefetchCount` → `prefetch`, `maxDelay` → `maxDelayMs`.
+  return known.find((candidate) => {
+    const c = candidate.toLowerCase();
+    return Math.min(c.length, lower.length) >= 4 && (c.startsWith(lower) || lower.startsWith(c));
+  });
 }
 
 /** Levenshtein distance with adjacent transpositions (optimal string alignment). */

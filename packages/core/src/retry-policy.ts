@@ -1,5 +1,6 @@
 import { parseDuration, type Duration } from './duration.js';
 import { InvalidOptionError, NonRetryableError } from './errors.js';
+import { assertKnownKeys } from './known-keys.js';
 
 /** How retry delays are randomised. */
 export type Jitter =
@@ -95,11 +96,14 @@ export function compileRetryPolicy(options: RetryOptions | undefined, owner: str
   if (typeof raw !== 'object' || raw === null) {
     throw new InvalidOptionError(`${owner}: retry`, 'must be an object');
   }
+  assertKnownKeys(raw, ['maxRetries', 'backoff', 'retryOn'] satisfies Array<keyof RetryOptions>, `${owner}: retry`);
   const maxRetries = raw.maxRetries ?? 3;
   if (!Number.isInteger(maxRetries) || maxRetries < 0) {
     throw new InvalidOptionError(opt('maxRetries'), `must be a whole number >= 0, got ${String(maxRetries)}`);
   }
   const backoff = raw.backoff ?? {};
+  if (typeof backoff !== 'object' || backoff === null) throw new InvalidOptionError(opt('backoff'), 'must be an object');
+  assertKnownKeys(backoff, ['initial', 'max', 'factor', 'jitter'] satisfies Array<keyof BackoffOptions>, `${owner}: retry.backoff`);
   const initialMs = parseDuration(backoff.initial ?? '1s', opt('backoff.initial'), { allowZero: false });
   const maxMs = parseDuration(backoff.max ?? '10m', opt('backoff.max'), { allowZero: false });
   if (maxMs < initialMs) {

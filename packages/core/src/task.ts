@@ -1,5 +1,6 @@
 import { parseDuration, type Duration } from './duration.js';
 import { InvalidOptionError } from './errors.js';
+import { assertKnownKeys } from './known-keys.js';
 import { compileRetryPolicy, type RetryOptions, type RetryPolicy } from './retry-policy.js';
 
 /** What a task receives beside its input. */
@@ -49,6 +50,7 @@ export interface TaskOptions<I, O> {
 }
 
 export const DEFAULT_QUEUE = 'taskchart';
+const TASK_OPTION_KEYS = ['retry', 'timeout', 'queue', 'compensate', 'compensateRetry', 'compensateTimeout'] as const satisfies ReadonlyArray<keyof TaskOptions<unknown, unknown>>;
 const NAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_-]{0,99}$/;
 const QUEUE_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,79}$/;
 
@@ -90,6 +92,7 @@ export function task<I, O>(name: string, run: TaskFn<I, O>, options: TaskOptions
   const owner = `task "${name}"`;
   if (typeof run !== 'function') throw new InvalidOptionError(`${owner}: run`, 'must be a function');
   if (typeof options !== 'object' || options === null) throw new InvalidOptionError(`${owner}: options`, 'must be an object');
+  assertKnownKeys(options, TASK_OPTION_KEYS, owner);
   const queue = validateName(options.queue ?? DEFAULT_QUEUE, `${owner}: queue`, QUEUE_PATTERN);
   if (queue.endsWith('.dead')) throw new InvalidOptionError(`${owner}: queue`, `must not end with '.dead' (reserved for dead letters), got "${queue}"`);
   const retry = compileRetryPolicy(options.retry, owner);

@@ -36,11 +36,23 @@ describe('nearestKey', () => {
     ['bakcoff', 'backoff'],
     ['retryon', 'retryOn'],
     ['timout', 'timeout'],
+    ['queueName', 'queue'],
   ])('%s → %s', (typo, expected) => {
     expect(nearestKey(typo, ['maxRetries', 'backoff', 'retryOn', 'timeout', 'queue'])).toBe(expected);
   });
 
   it.each(['concurrency', 'x', 'workers'])('%s has no near key', (far) => {
     expect(nearestKey(far, ['maxRetries', 'backoff', 'queue'])).toBeUndefined();
+  });
+});
+
+describe('unknown option keys are rejected where options are compiled', () => {
+  it('task(): a misspelt retry option names the nearest valid key', async () => {
+    const { task } = await import('../src/task.js');
+    expect(() => task('t', (x: number) => x, { retry: { maxRetry: 3 } as never })).toThrow('task "t": retry: maxRetry: unknown option; did you mean "maxRetries"?');
+    expect(() => task('t', (x: number) => x, { timout: '1s' } as never)).toThrow('task "t": timout: unknown option; did you mean "timeout"?');
+    expect(() => task('t', (x: number) => x, { retry: { backoff: { inital: '1s' } } } as never)).toThrow(
+      'task "t": retry.backoff: inital: unknown option; did you mean "initial"?',
+    );
   });
 });
