@@ -169,8 +169,9 @@ cat > "$app/src/main.ts" <<'TS'
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chain, createRuntime, sqliteStore, task, type ChainInput, type ChainOutput } from '@taskchart/core';
+import { chain, createRuntime, task, type ChainInput, type ChainOutput } from '@taskchart/core';
 import { memoryBroker } from '@taskchart/broker-memory';
+import { sqliteStore } from '@taskchart/store-sqlite';
 
 const split = task('split', async (input: { text: string }) => ({ words: input.text.split(' ') }));
 const count = task('count', async (input: { words: string[] }) => ({ count: input.words.length }));

@@ -3,7 +3,7 @@
  * transaction, loads, outbox deletes, and (sampled) the size of the JSON each write stores. It
  * shows where store time goes without touching the store itself.
  */
-import type { HistoryEntry, OutboxEntry, RunQuery, RunRecord, RunWrite, Store, WriteResult } from './taskchart.js';
+import type { Claimant, EventQuery, HistoryEntry, OutboxEntry, RunPage, RunQuery, RunRecord, RunWrite, Store, StoredEvent, WriteResult } from './taskchart.js';
 
 export interface StoreStats {
   readonly commitCalls: number;
@@ -14,7 +14,7 @@ export interface StoreStats {
   readonly loads: number;
   readonly deleteOutboxCalls: number;
   readonly deletedOutboxRows: number;
-  /** Mean bytes of snapshot + pending JSON per write (sampled). */
+  /** Mean bytes of snapshot + waiting JSON per write (sampled). */
   readonly meanRowJsonBytes: number;
 }
 
@@ -29,7 +29,7 @@ export class CountingStore implements Store {
     return { ...this.s, meanRowJsonBytes: this.samples === 0 ? 0 : Math.round(this.sampledBytes / this.samples) };
   }
 
-  commit(writes: readonly RunWrite[]): Promise<WriteResult[]> {
+  commit(writes: readonly RunWrite[], claimant: Claimant): Promise<WriteResult[]> {
     const s = this.s;
     s.commitCalls++;
     s.writes += writes.length;
@@ -40,10 +40,10 @@ export class CountingStore implements Store {
     }
     const first = writes[0];
     if (first && s.commitCalls % 16 === 0) {
-      this.sampledBytes += JSON.stringify(first.record.snapshot).length + JSON.stringify(first.record.pending).length;
+      this.sampledBytes += JSON.stringify(first.record.snapshot).length + JSON.stringify(first.record.waiting).length;
       this.samples++;
     }
-    return this.inner.commit(writes);
+    return this.inner.commit(writes, claimant);
   }
 
   load(id: string): Promise<RunRecord | undefined> {
@@ -55,12 +55,20 @@ export class CountingStore implements Store {
     return this.inner.history(id);
   }
 
-  list(query?: RunQuery): Promise<RunRecord[]> {
+  list(query?: RunQuery): Promise<RunPage> {
     return this.inner.list(query);
   }
 
-  outbox(limit: number): Promise<OutboxEntry[]> {
-    return this.inner.outbox(limit);
+  events(query?: EventQuery): Promise<StoredEvent[]> {
+    return this.inner.events(query);
+  }
+
+  claimOutbox(claimant: Claimant, limit: number): Promise<OutboxEntry[]> {
+    return this.inner.claimOutbox(claimant, limit);
+  }
+
+  deferOutbox(owner: string, ids: readonly number[], until: number): Promise<void> {
+    return this.inner.deferOutbox(owner, ids, until);
   }
 
   deleteOutbox(ids: readonly number[]): Promise<void> {

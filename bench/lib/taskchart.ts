@@ -6,3 +6,4 @@
  */
 export * from '../../packages/core/src/index.js';
 export { memoryBroker } from '../../packages/broker-memory/src/index.js';
+export { sqliteStore } from '../../packages/store-sqlite/src/index.js';

@@ -8,11 +8,11 @@ import {
   deadLetterQueueName,
   InvalidOptionError,
   SerializationError,
-  sqliteStore,
   task,
   UnknownChainError,
   type RunInfo,
 } from '@taskchart/core';
+import { sqliteStore } from '@taskchart/store-sqlite';
 import { ManualClock, silentLogger } from '@taskchart/core/testing';
 import { memoryBroker } from '@taskchart/broker-memory';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -97,7 +97,7 @@ describe('bad input gets a clear error and loses nothing', () => {
     expect(b.id).toBe(a.id);
     await h.drive(async () => terminal(await h?.runtime.getRun('order-42')));
     expect(await b.result()).toBe(1);
-    expect(await h.runtime.listRuns()).toHaveLength(1);
+    expect((await h.runtime.listRuns()).runs).toHaveLength(1);
     expect(await h.runtime.getRun('no-such-run')).toBeUndefined();
   });
 

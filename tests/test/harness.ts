@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRuntime, sqliteStore, type AnyChain, type Broker, type FailureReport, type Runtime, type RuntimeOptions } from '@taskchart/core';
+import { createRuntime, type AnyChain, type Broker, type FailureReport, type Runtime, type RuntimeOptions } from '@taskchart/core';
+import { sqliteStore } from '@taskchart/store-sqlite';
 import { ManualClock, settle, silentLogger } from '@taskchart/core/testing';
 import { memoryBroker, type MemoryBroker } from '@taskchart/broker-memory';
 

@@ -13,13 +13,13 @@ import {
   deadLetterQueueName,
   MessageRefusedError,
   RunParkedError,
-  sqliteStore,
   task,
   type AnyChain,
   type Broker,
   type FailureReport,
   type Runtime,
 } from '@taskchart/core';
+import { sqliteStore } from '@taskchart/store-sqlite';
 import { ManualClock, settle, silentLogger } from '@taskchart/core/testing';
 import { memoryBroker, type MemoryBroker } from '@taskchart/broker-memory';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -152,7 +152,7 @@ describe('a run whose stored state the loaded definition cannot continue', () =>
     // The snapshot is kept as it was, for a later re-drive.
     const after = await stored(db, 'r2');
     expect(after?.snapshot).toEqual(before?.snapshot);
-    expect(after?.pending).toEqual(before?.pending);
+    expect(after?.waiting).toEqual(before?.waiting);
 
     // A starting runtime does not re-dispatch a parked run; a late message for it is dead-lettered with the same reason.
     const third = await life(db, clock, [deploy2]);

@@ -6,7 +6,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chain, createRuntime, sqliteStore, StoreLostError, task, type Logger } from '@taskchart/core';
+import { chain, createRuntime, StoreLostError, task, type Logger } from '@taskchart/core';
+import { sqliteStore } from '@taskchart/store-sqlite';
 import { ManualClock, settle } from '@taskchart/core/testing';
 import { memoryBroker } from '@taskchart/broker-memory';
 import { afterEach, describe, expect, it } from 'vitest';

@@ -6,7 +6,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chain, createRuntime, sqliteStore, task, type AnyChain, type Broker, type Runtime, type Store } from '@taskchart/core';
+import { chain, createRuntime, task, type AnyChain, type Broker, type Runtime, type Store } from '@taskchart/core';
+import { sqliteStore } from '@taskchart/store-sqlite';
 import { ManualClock, settle, silentLogger } from '@taskchart/core/testing';
 import { memoryBroker } from '@taskchart/broker-memory';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -27,9 +28,9 @@ function database(): string {
 /** A store whose writes (commits, outbox deletes) fail while `down.writes`, and whose loads fail while `down.loads > 0`. */
 function outageStore(inner: Store, down: { writes: boolean; loads: number }): Store {
   return {
-    commit: async (writes) => {
+    commit: async (writes, claimant) => {
       if (down.writes) throw new Error('SQLITE_READONLY: attempt to write a readonly database');
-      return inner.commit(writes);
+      return inner.commit(writes, claimant);
     },
     load: async (id) => {
       if (down.loads > 0) {
@@ -40,7 +41,15 @@ function outageStore(inner: Store, down: { writes: boolean; loads: number }): St
     },
     history: (id) => inner.history(id),
     list: (q) => inner.list(q),
-    outbox: (limit) => inner.outbox(limit),
+    events: (q) => inner.events(q),
+    claimOutbox: async (claimant, limit) => {
+      if (down.writes) throw new Error('SQLITE_READONLY: attempt to write a readonly database');
+      return inner.claimOutbox(claimant, limit);
+    },
+    deferOutbox: async (owner, ids, until) => {
+      if (down.writes) throw new Error('SQLITE_READONLY: attempt to write a readonly database');
+      return inner.deferOutbox(owner, ids, until);
+    },
     deleteOutbox: async (ids) => {
       if (down.writes) throw new Error('SQLITE_READONLY: attempt to write a readonly database');
       return inner.deleteOutbox(ids);

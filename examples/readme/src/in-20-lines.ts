@@ -1,5 +1,6 @@
-import { task, chain, createRuntime, sqliteStore, NonRetryableError } from '@taskchart/core';
+import { task, chain, createRuntime, NonRetryableError } from '@taskchart/core';
 import { memoryBroker } from '@taskchart/broker-memory';
+import { sqliteStore } from '@taskchart/store-sqlite';
 
 const RISK_API = process.env.RISK_API ?? 'https://risk.example';
 const retry = { maxRetries: 10, backoff: { initial: '4s', max: '10m', jitter: 'none' } } as const;

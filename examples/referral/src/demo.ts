@@ -6,7 +6,8 @@
 import { rmSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { createRuntime, RunFailedError, sqliteStore, type FailureReport, type Logger, type RetryOptions } from '@taskchart/core';
+import { createRuntime, RunFailedError, type FailureReport, type Logger, type RetryOptions } from '@taskchart/core';
+import { sqliteStore } from '@taskchart/store-sqlite';
 import { createBroker, removeQueues, type BrokerName } from './broker.js';
 import { printFailure } from './failure-report.js';
 import { paint, type Out } from './output.js';

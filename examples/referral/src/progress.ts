@@ -1,9 +1,9 @@
 /**
- * Live progress read from the store: every `intervalMs` the printer loads each unfinished run
- * (`runtime.getRun`) and prints the history entries it has not printed yet, oldest first.
- * What it shows is what `runtime.getRun()` answers, not what the tasks say about themselves.
+ * Live progress from the run event feed: the printer follows `runtime.events()` (the store's
+ * event log, whichever process commits) and prints each event of the tracked runs as it comes.
+ * What it shows is what the store recorded, not what the tasks say about themselves.
  */
-import { isTerminal, type HistoryEntry, type RunInfo, type RunStatus, type Runtime } from '@taskchart/core';
+import type { HistoryEntry, RunEvent, RunInfo, RunStatus, Runtime } from '@taskchart/core';
 import { since, type Out, type Paint } from './output.js';
 
 export interface TrackedRun {
@@ -17,11 +17,15 @@ export interface RunState {
   readonly info: RunInfo;
 }
 
+const FINAL = new Set<RunEvent['type']>(['run.completed', 'run.failed', 'run.compensated', 'run.parked']);
+
 export class ProgressPrinter {
-  private readonly printed = new Map<string, number>();
+  /** Each tracked run's state once `stop()` returned (for the summary). */
   readonly states = new Map<string, RunState>();
-  private timer: ReturnType<typeof setInterval> | undefined;
-  private polling: Promise<void> = Promise.resolve();
+  private readonly labels: Map<string, TrackedRun>;
+  private readonly finished = new Set<string>();
+  private following: Promise<void> = Promise.resolve();
+  private feed: AsyncGenerator<RunEvent, void, undefined> | undefined;
   private readonly width: number;
 
   constructor(
@@ -32,44 +36,43 @@ export class ProgressPrinter {
     private readonly t0: number,
   ) {
     this.width = Math.max(...runs.map((r) => r.label.length));
+    this.labels = new Map(runs.map((r) => [r.id, r]));
   }
 
-  start(intervalMs: number): void {
-    this.timer = setInterval(() => {
-      this.polling = this.polling.then(() => this.poll()).catch((e: unknown) => this.out(`progress poll failed: ${String(e)}`));
-    }, intervalMs);
+  /**
+   * Starts following the event feed. `_intervalMs` is kept for callers of the polling version:
+   * the feed reads the log 50 ms after an empty read, backing off to the runtime's `resultPoll`.
+   */
+  start(_intervalMs?: number): void {
+    const feed = this.runtime.events();
+    this.feed = feed;
+    this.following = (async () => {
+      for await (const event of feed) {
+        const run = this.labels.get(event.runId);
+        if (!run) continue;
+        this.out(this.format(run, event));
+        if (FINAL.has(event.type)) this.finished.add(event.runId);
+        if (this.finished.size === this.runs.length) break;
+      }
+    })().catch((e: unknown) => this.out(`progress feed failed: ${String(e)}`));
   }
 
-  /** Stops polling and prints whatever is left. */
+  /** Prints what is left of the tracked runs' events (once they all finished), stops following, and loads their states. */
   async stop(): Promise<void> {
-    clearInterval(this.timer);
-    await this.polling;
-    await this.poll();
+    const settled = await Promise.all(this.runs.map(async (r) => this.runtime.getRun(r.id)));
+    // Every tracked run is final in the store: its last events are in the log, so the feed reaches them.
+    if (settled.every((info) => info && FINAL.has(`run.${info.status}` as RunEvent['type']))) await this.following;
+    // Some run is not final (the demo is stopping early): stop following; closing the runtime ends the feed.
+    else void this.feed?.return();
+    for (const info of settled) if (info) this.states.set(info.id, { status: info.status, history: info.history, info });
   }
 
-  private async poll(): Promise<void> {
-    const fresh: Array<{ run: TrackedRun; entry: HistoryEntry }> = [];
-    for (const run of this.runs) {
-      // A terminal run has nothing more to say once its last entries are printed.
-      const known = this.states.get(run.id);
-      if (known && isTerminal(known.status)) continue;
-      const info = await this.runtime.getRun(run.id);
-      if (!info) continue;
-      this.states.set(info.id, { status: info.status, history: info.history, info });
-      const done = this.printed.get(info.id) ?? 0;
-      for (const entry of info.history.slice(done)) fresh.push({ run, entry });
-      this.printed.set(info.id, info.history.length);
-    }
-    fresh.sort((a, b) => a.entry.at - b.entry.at);
-    for (const f of fresh) this.out(this.format(f.run, f.entry));
-  }
-
-  private format(run: TrackedRun, e: HistoryEntry): string {
+  private format(run: TrackedRun, e: RunEvent): string {
     const p = this.p;
     const head = `${p.dim(since(this.t0, e.at))}  ${p.bold(run.label.padEnd(this.width))}  `;
-    const step = (e.step ?? '').padEnd(15);
-    const attempt = e.attempt === undefined ? '' : `attempt ${e.attempt}`;
-    const why = e.error ? `${e.error.name}: ${e.error.message}` : '';
+    const step = ('step' in e ? (e.step ?? '') : '').padEnd(15);
+    const attempt = 'attempt' in e ? `attempt ${e.attempt}` : '';
+    const why = 'error' in e ? `${e.error.name}: ${e.error.message}` : '';
     switch (e.type) {
       case 'run.started':
         return `${head}${p.cyan('▶ run started')}`;
@@ -80,7 +83,7 @@ export class ProgressPrinter {
       case 'step.failed':
         return `${head}  ${step} ${p.red(`✗ ${attempt} failed`)} ${p.dim(why)}`;
       case 'step.retrying':
-        return `${head}  ${step} ${p.yellow(`↻ retry in ${e.delayMs ?? '?'} ms`)} ${p.dim(`(attempt ${e.attempt ?? '?'} next)`)}`;
+        return `${head}  ${step} ${p.yellow(`↻ retry in ${e.delayMs} ms`)} ${p.dim(`(attempt ${e.attempt} next)`)}`;
       case 'compensation.started':
         return `${head}  ${step} ${p.magenta(`⟲ compensating (${attempt})`)}`;
       case 'compensation.completed':
@@ -88,7 +91,7 @@ export class ProgressPrinter {
       case 'compensation.failed':
         return `${head}  ${step} ${p.red(`✗ compensation ${attempt} failed`)} ${p.dim(why)}`;
       case 'compensation.retrying':
-        return `${head}  ${step} ${p.yellow(`↻ compensation retry in ${e.delayMs ?? '?'} ms`)}`;
+        return `${head}  ${step} ${p.yellow(`↻ compensation retry in ${e.delayMs} ms`)}`;
       case 'run.completed':
         return `${head}${p.green('■ run completed')}`;
       case 'run.failed':
@@ -96,7 +99,7 @@ export class ProgressPrinter {
       case 'run.compensated':
         return `${head}${p.magenta('■ run compensated (rolled back)')}`;
       case 'run.parked':
-        return `${head}${p.red(`■ run parked: ${e.error?.message ?? 'the loaded definition cannot continue it'}`)}`;
+        return `${head}${p.red(`■ run parked: ${e.error.message}`)}`;
     }
   }
 }

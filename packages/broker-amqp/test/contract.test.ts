@@ -1,4 +1,4 @@
-import { brokerContract } from '@taskchart/core/testing';
+import { brokerContract } from '@taskchart/core/contract';
 import { cleanupPrefix, trackedBroker } from './helpers.js';
 
 // Against the real RabbitMQ: every test gets a unique prefix, and cleanup deletes every queue

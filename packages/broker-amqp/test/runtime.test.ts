@@ -1,4 +1,5 @@
-import { runtimeContract } from '@taskchart/core/testing';
+import { runtimeContract } from '@taskchart/core/contract';
+import { sqliteStore } from '@taskchart/store-sqlite';
 import { cleanupPrefix, trackedBroker } from './helpers.js';
 
 // The core's runtime scenarios (completion, retries with backoff, compensation, restart with
@@ -6,5 +7,6 @@ import { cleanupPrefix, trackedBroker } from './helpers.js';
 runtimeContract({
   name: 'amqp',
   connect: (prefix) => trackedBroker(prefix),
+  store: (file) => sqliteStore(file),
   cleanup: cleanupPrefix,
 });

@@ -1,4 +1,4 @@
-import { brokerContract } from '@taskchart/core/testing';
+import { brokerContract } from '@taskchart/core/contract';
 import { MemoryHub, memoryBroker } from '../src/index.js';
 
 // One hub for the whole file: each connect() is a new "connection" to the same in-process

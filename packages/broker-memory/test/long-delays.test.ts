@@ -6,7 +6,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { chain, createRuntime, sqliteStore, task, type Broker, type Runtime } from '@taskchart/core';
+import { chain, createRuntime, task, type Broker, type Runtime } from '@taskchart/core';
+import { sqliteStore } from '@taskchart/store-sqlite';
 import { silentLogger, waitFor } from '@taskchart/core/testing';
 import { memoryBroker } from '../src/index.js';
 

@@ -1,4 +1,4 @@
-import { brokerContract } from '@taskchart/core/testing';
+import { brokerContract } from '@taskchart/core/contract';
 import { afterAll } from 'vitest';
 import { sqsBroker } from '../src/index.js';
 import { openTestEndpoint } from './sqs-endpoint.js';

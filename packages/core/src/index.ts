@@ -34,26 +34,33 @@ export {
   type PublishOptions,
 } from './ports/broker.js';
 export {
+  ACTIVE_STATUSES,
   isTerminal,
   TERMINAL_STATUSES,
+  type Claimant,
+  type EventQuery,
   type HistoryEntry,
-  type HistoryType,
   type NewOutboxEntry,
   type OutboxEntry,
-  type PendingMessage,
+  type RunEventType,
+  type RunPage,
   type RunQuery,
   type RunRecord,
   type RunStatus,
   type RunWrite,
   type Store,
+  type StoredEvent,
+  type WaitingFor,
   type WriteResult,
 } from './ports/store.js';
 export { assertKnownKeys } from './known-keys.js';
 export { backoffDelay, compileRetryPolicy, type BackoffOptions, type BackoffShape, type ErrorClass, type Jitter, type RetryOptions, type RetryPolicy } from './retry-policy.js';
 export { DEFAULT_QUEUE, task, type AnyTask, type CompensateFn, type CompensationContext, type Task, type TaskContext, type TaskFn, type TaskInput, type TaskOptions, type TaskOutput } from './task.js';
 export { createRuntime, Runtime, type StartRunOptions } from './runtime/runtime.js';
-export type { Logger, RuntimeOptions } from './runtime/runtime-options.js';
-export type { RunHandle, RunInfo } from './runtime/run-info.js';
+export { Client, createClient, type EventsQuery } from './client/client.js';
+export type { ClientOptions, Logger, RuntimeOptions } from './runtime/runtime-options.js';
+export type { ResultOptions, RunHandle, RunInfo, RunInfoPage } from './runtime/run-info.js';
+export type { AttemptContext, AttemptOutcome, Plugin } from './runtime/plugins.js';
+export type { RunEvent, RunEventOf } from './runtime/run-events.js';
 export type { FailureReport } from './runtime/failure-report.js';
-export { sqliteStore, SqliteStore, type SqliteStoreOptions } from './store/sqlite-store.js';
 export { parseMessage, WIRE_VERSION, SIGNATURE_HEADER, type TaskMessage, type TimerMessage, type WireMessage } from './messages.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { chain, task, type RunRecord, type SerializedError } from '../src/index.js';
 import type { ChainEvent } from '../src/machine/chain-context.js';
-import { decideEvent, decideStart, restoreSnapshot, type Decision } from '../src/runtime/decide.js';
+import { awaits, decideEvent, decideStart, restoreSnapshot, type Decision } from '../src/runtime/decide.js';
 
 const a = task('a', (x: number) => x + 1, { compensate: () => undefined });
 const b = task('b', (x: number) => x * 2, { retry: { maxRetries: 2, backoff: { initial: 1000, jitter: 'none' } } });
@@ -39,7 +39,7 @@ describe('decider', () => {
       { type: 'xstate.done.actor.a', output: 2, attempt: 1 },
       { type: 'xstate.done.actor.b', output: 4, attempt: 1 },
     ]);
-    expect(record).toMatchObject({ status: 'completed', output: 4, pending: [] });
+    expect(record).toMatchObject({ status: 'completed', output: 4, waiting: [], totalAttempts: 2 });
   });
 
   it('ignores a duplicate completion (exactly-once transitions)', () => {
@@ -73,10 +73,10 @@ describe('decider', () => {
     const timer = JSON.parse(decision.outbox[0]?.body ?? '') as { kind: string; dueAt: number; attempt: number };
     expect(timer).toMatchObject({ kind: 'timer', attempt: 2, dueAt: 2000 + 1000 });
     expect(decision.outbox[0]?.options?.delayMs).toBe(1000);
-    expect(decision.record.pending).toHaveLength(1);
-    expect(decision.history.map((h) => [h.type, h.delayMs])).toEqual([
-      ['step.failed', undefined],
-      ['step.retrying', 1000],
+    expect(decision.record.waiting).toEqual([{ kind: 'timer', step: 'b', attempt: 2, dueAt: 3000, message: { queue: decision.outbox[0]?.queue, body: decision.outbox[0]?.body, options: decision.outbox[0]?.options } }]);
+    expect(decision.history).toEqual([
+      { at: 2000, type: 'step.failed', step: 'b', task: 'b', attempt: 1, error: err('one') },
+      { at: 2000, type: 'step.retrying', step: 'b', task: 'b', attempt: 2, delayMs: 1000, dueAt: 3000 },
     ]);
   });
 
@@ -103,14 +103,44 @@ describe('decider', () => {
   });
 });
 
-describe('decider: pending copies', () => {
-  it('records the messages a run waits on only when asked (non-durable brokers re-dispatch from them)', () => {
-    expect(decideStart(c, 'r', 1, 0).record.pending).toHaveLength(1);
-    const durable = decideStart(c, 'r', 1, 0, { keepPending: false });
-    expect(durable.record.pending).toEqual([]);
+describe('decider: what a run waits for', () => {
+  it('copies the messages into `waiting` only when asked (non-durable brokers re-dispatch from them)', () => {
+    const kept = decideStart(c, 'r', 1, 0);
+    expect(kept.record.waiting).toEqual([{ kind: 'step', step: 'a', attempt: 1, message: { queue: kept.outbox[0]?.queue, body: kept.outbox[0]?.body, options: kept.outbox[0]?.options } }]);
+    const durable = decideStart(c, 'r', 1, 0, { keepMessages: false });
+    expect(durable.record.waiting).toEqual([{ kind: 'step', step: 'a', attempt: 1 }]);
     expect(durable.outbox).toHaveLength(1);
-    const next = decideEvent(c, durable.record, durable.snapshot, { type: 'xstate.done.actor.a', output: 2, attempt: 1 }, 1, { keepPending: false });
-    expect(next?.record.pending).toEqual([]);
+    const next = decideEvent(c, durable.record, durable.snapshot, { type: 'xstate.done.actor.a', output: 2, attempt: 1 }, 1, { keepMessages: false });
+    expect(next?.record.waiting).toEqual([{ kind: 'step', step: 'b', attempt: 1 }]);
     expect(next?.outbox).toHaveLength(1);
+  });
+
+  it('answers "is this message still awaited?" from `waiting` alone: a duplicate, an old attempt, a compensation of a running step are not', () => {
+    const { record } = replay([
+      { type: 'xstate.done.actor.a', output: 2, attempt: 1 },
+      { type: 'xstate.error.actor.b', error: err('one'), attempt: 1, random: 0 },
+      { type: 'xstate.after.retryDelay.c.b.retrying', attempt: 2 },
+    ]);
+    expect(record.waiting).toEqual([expect.objectContaining({ kind: 'step', step: 'b', attempt: 2 })]);
+    expect(awaits(record, { kind: 'step', step: 'b', attempt: 2 })).toBe(true);
+    expect(awaits(record, { kind: 'step', step: 'b', attempt: 1 })).toBe(false);
+    expect(awaits(record, { kind: 'step', step: 'a', attempt: 1 })).toBe(false);
+    expect(awaits(record, { kind: 'compensation', step: 'b', attempt: 2 })).toBe(false);
+    expect(awaits({ ...record, status: 'parked' }, { kind: 'step', step: 'b', attempt: 2 })).toBe(false);
+  });
+
+  it('counts every attempt started in `totalAttempts`, steps and compensations alike; `step`/`attempt` stay for display', () => {
+    const timer = 'xstate.after.retryDelay.c.b.retrying';
+    const { record } = replay([
+      { type: 'xstate.done.actor.a', output: 2, attempt: 1 },
+      { type: 'xstate.error.actor.b', error: err('1'), attempt: 1, random: 0 },
+      { type: timer, attempt: 2 },
+      { type: 'xstate.error.actor.b', error: err('2'), attempt: 2, random: 0 },
+      { type: timer, attempt: 3 },
+      { type: 'xstate.error.actor.b', error: err('3'), attempt: 3, random: 0 },
+    ]);
+    // a once, b three times, then the compensation of a once.
+    expect(record).toMatchObject({ status: 'compensating', step: 'a', attempt: 1, totalAttempts: 5 });
+    expect(record.waiting).toEqual([expect.objectContaining({ kind: 'compensation', step: 'a', attempt: 1 })]);
   });
 });

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { chain, createRuntime, InvalidOptionError, parseDuration, sqliteStore, task, type Broker } from '../src/index.js';
+import { chain, createRuntime, InvalidOptionError, parseDuration, task, type Broker } from '../src/index.js';
+// By path: a workspace dependency of core on the store package would be a cycle (store-sqlite depends on core).
+import { sqliteStore } from '../../store-sqlite/src/index.js';
 
 const noopBroker: Broker = {
   name: 'none',

@@ -19,6 +19,8 @@ export interface SimBackend {
   readonly backoff: { readonly initialMs: number; readonly maxMs: number };
   /** How often the runtime retries outbox entries whose publish failed. */
   readonly outboxSweepMs: number;
+  /** How long a life's claim on an outbox entry holds (a dead life's entries are taken over after it). */
+  readonly outboxLeaseMs: number;
   /** Multiplies the fault plan's extra publish delays (real brokers run on real time). */
   readonly delayScale: number;
   /**
@@ -60,6 +62,7 @@ export function memoryBackend(): SimBackend {
     clock,
     backoff: { initialMs: 1000, maxMs: 4000 },
     outboxSweepMs: 5000,
+    outboxLeaseMs: 30_000,
     delayScale: 1,
     deadDelivery: 'hang',
     open: async () => (broker = memoryBroker({ clock })),
@@ -88,6 +91,7 @@ function realBackend(name: string, make: (prefix: string) => Broker, cleanup: (p
     backoff: { initialMs: 50, maxMs: 200 },
     // Real time: a failed publish is retried by the sweep after one to two periods.
     outboxSweepMs: 200,
+    outboxLeaseMs: 1000,
     delayScale: 0.1,
     deadDelivery: 'return',
     open: async () => make(prefix),

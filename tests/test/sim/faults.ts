@@ -3,7 +3,7 @@
  * crash it at chosen points, fail transiently, and whose publishes can be duplicated, delayed
  * (reordered), refused for a while (transient refusals) or refused for good (`MessageRefusedError`).
  */
-import { MessageRefusedError, type Broker, type ConsumeOptions, type Delivery, type DeliveryHandler, type PublishOptions, type RunWrite, type Store, type WriteResult } from '@taskchart/core';
+import { MessageRefusedError, type Broker, type ConsumeOptions, type Delivery, type DeliveryHandler, type PublishOptions, type RunWrite, type Store, type WriteResult, type Claimant } from '@taskchart/core';
 
 export type CrashPoint = 'beforeCommit' | 'afterCommit' | 'beforePublish' | 'afterPublish' | 'beforeAck';
 
@@ -57,21 +57,23 @@ export function faultyStore(inner: Store, life: Incarnation): Store {
   let commits = 0;
   const failed = new Set<number>();
   return {
-    async commit(writes: readonly RunWrite[]): Promise<WriteResult[]> {
+    async commit(writes: readonly RunWrite[], claimant: Claimant): Promise<WriteResult[]> {
       life.maybeCrash('beforeCommit');
       const n = ++commits;
       if (life.plan.failCommits.includes(n) && !failed.has(n)) {
         failed.add(n);
         throw new Error(`transient store failure (commit #${n})`);
       }
-      const result = await inner.commit(writes);
+      const result = await inner.commit(writes, claimant);
       life.maybeCrash('afterCommit');
       return result;
     },
     load: async (id) => (life.assertAlive(), inner.load(id)),
     history: async (id) => (life.assertAlive(), inner.history(id)),
     list: async (q) => (life.assertAlive(), inner.list(q)),
-    outbox: async (limit) => (life.assertAlive(), inner.outbox(limit)),
+    events: async (q) => (life.assertAlive(), inner.events(q)),
+    claimOutbox: async (claimant, limit) => (life.assertAlive(), inner.claimOutbox(claimant, limit)),
+    deferOutbox: async (owner, ids, until) => (life.assertAlive(), inner.deferOutbox(owner, ids, until)),
     deleteOutbox: async (ids) => (life.assertAlive(), inner.deleteOutbox(ids)),
     close: () => inner.close(),
   };

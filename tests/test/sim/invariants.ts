@@ -20,6 +20,12 @@ export function checkInvariants(scenario: Scenario, outcome: Outcome): void {
       expect(run.error?.message, `${run.id} error message`).toContain(`run "${run.id}": step "${STEPS[refused]}"`);
     }
 
+    // The event log replays the run's history in order, no gap, no duplicate, whichever life wrote it.
+    expect(run.events.map((e) => e.entry), `${run.id} events`).toEqual(run.history);
+    expect(run.events.every((e) => e.runId === run.id && e.chain === 'sim-order'), `${run.id} event run ids`).toBe(true);
+    expect(outcome.log.filter((e) => e.runId === run.id), `${run.id} in the whole log`).toEqual(run.events);
+    expect(run.history[0]?.type, `${run.id} first event`).toBe('run.started');
+
     // Terminal exactly once.
     const terminals = run.history.filter((h) => h.type === 'run.completed' || h.type === 'run.failed' || h.type === 'run.compensated');
     expect(terminals, `${run.id} terminal entries`).toHaveLength(1);
@@ -48,6 +54,8 @@ export function checkInvariants(scenario: Scenario, outcome: Outcome): void {
       expect(reports.every((r) => r.task === STEPS[failing] && r.attempts === attempts && r.error.name === errorName), `${run.id} onFailure reports`).toBe(true);
     }
   }
+  // Every cursor of the log is read once.
+  expect(new Set(outcome.log.map((e) => e.cursor)).size, 'distinct cursors').toBe(outcome.log.length);
   // No step ran again after its completion was committed.
   expect(outcome.lateExecutions).toEqual([]);
 }

@@ -8,7 +8,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chain, createRuntime, sqliteStore, task, type Broker, type FailureReport, type HistoryEntry, type Runtime, type RunStatus, type SerializedError, type Store } from '@taskchart/core';
+import { chain, createRuntime, task, type Broker, type FailureReport, type HistoryEntry, type Runtime, type RunStatus, type SerializedError, type Store, type StoredEvent } from '@taskchart/core';
+import { sqliteStore } from '@taskchart/store-sqlite';
 import { settle, silentLogger } from '@taskchart/core/testing';
 import { memoryBackend, type SimBackend } from './backends.js';
 import { faultyBroker, faultyStore, Incarnation, type FaultPlan } from './faults.js';
@@ -41,7 +42,17 @@ export const STEPS = ['reserve', 'charge', 'ship'] as const;
 export const MAX_RETRIES = 2;
 
 export interface Outcome {
-  readonly runs: ReadonlyArray<{ id: string; status: RunStatus; output: unknown; error: SerializedError | undefined; history: readonly HistoryEntry[] }>;
+  readonly runs: ReadonlyArray<{
+    id: string;
+    status: RunStatus;
+    output: unknown;
+    error: SerializedError | undefined;
+    history: readonly HistoryEntry[];
+    /** The run's events as the store's event log replays them, three at a time (each page resumed after the last cursor). */
+    events: readonly StoredEvent[];
+  }>;
+  /** The whole event log, replayed three at a time. */
+  readonly log: readonly StoredEvent[];
   /** Side effects applied, by idempotency key (deduplicated by key, as a real API would). */
   readonly effects: ReadonlyMap<string, number>;
   /** Every execution start, in order: key and whether the step had completed before. */
@@ -50,6 +61,17 @@ export interface Outcome {
   readonly compensations: readonly string[];
   readonly reports: readonly FailureReport[];
   readonly incarnations: number;
+}
+
+/** Replays the event log `query` selects, in small pages, each resumed after the last cursor read. */
+async function readLog(store: Store, query: { runId?: string }): Promise<StoredEvent[]> {
+  const all: StoredEvent[] = [];
+  for (;;) {
+    const after = all.at(-1)?.cursor;
+    const page = await store.events({ ...query, ...(after === undefined ? {} : { after }), limit: 3 });
+    all.push(...page);
+    if (page.length < 3) return all;
+  }
 }
 
 export async function simulate(scenario: Scenario, backend: SimBackend = memoryBackend()): Promise<Outcome> {
@@ -119,6 +141,7 @@ export async function simulate(scenario: Scenario, backend: SimBackend = memoryB
       clock,
       random,
       outboxSweep: backend.outboxSweepMs,
+      outboxLease: backend.outboxLeaseMs,
       logger: silentLogger,
       onFailure: (r) => {
         current.assertAlive();
@@ -164,7 +187,10 @@ export async function simulate(scenario: Scenario, backend: SimBackend = memoryB
       }
       if (life?.dead) continue;
       const statuses = await Promise.all(runIds.map(statusOf));
-      if (started.size === runIds.length && statuses.every((s) => s === 'completed' || s === 'failed' || s === 'compensated')) break;
+      // Done when every run is terminal and each failed one was reported: a report claimed by a
+      // life that died in its hook is taken over when that claim's lease runs out, later.
+      const reported = runIds.every((id, i) => statuses[i] === 'completed' || reports.some((r) => r.runId === id));
+      if (started.size === runIds.length && statuses.every((s) => s === 'completed' || s === 'failed' || s === 'compensated') && reported) break;
       // Track completions so a late execution of a completed step can be recognised.
       for (const id of runIds) {
         const info = await runtime?.getRun(id).catch(() => undefined);
@@ -179,10 +205,11 @@ export async function simulate(scenario: Scenario, backend: SimBackend = memoryB
     const runs = [];
     for (const id of runIds) {
       const record = await fresh.load(id);
-      runs.push({ id, status: record?.status ?? ('missing' as RunStatus), output: record?.output, error: record?.error, history: await fresh.history(id) });
+      runs.push({ id, status: record?.status ?? ('missing' as RunStatus), output: record?.output, error: record?.error, history: await fresh.history(id), events: await readLog(fresh, { runId: id }) });
     }
+    const log = await readLog(fresh, {});
     await fresh.close();
-    return { runs, effects, lateExecutions, compensations, reports, incarnations };
+    return { runs, log, effects, lateExecutions, compensations, reports, incarnations };
   } finally {
     if (!life?.dead) await runtime?.close().catch(() => undefined);
     else await bury().catch(() => undefined);

@@ -1,9 +1,11 @@
 /**
- * The store port: keeps run snapshots durably, with their outbox.
+ * The store port (v2): keeps runs durably, with their outbox and an ordered event log.
  *
- * Every write is compare-and-swap on the run's `version`, and commits the run, its history
- * entries and its outbox messages atomically (the transactional outbox). SQLite (WAL) is the
- * embedded default; see `sqliteStore`.
+ * Every write is compare-and-swap on the run's `version`, and commits the run, its events and
+ * its outbox messages atomically (the transactional outbox). Many processes may share one store:
+ * outbox entries are claimed with a lease, so two processes never publish one entry in parallel
+ * and a dead claimer's entries are taken over when its lease runs out. Every store package runs
+ * the `storeContract` suite from `@taskchart/core/contract` against its real backend.
  */
 import type { SerializedError } from '../errors.js';
 import type { PublishOptions } from './broker.js';
@@ -14,18 +16,28 @@ import type { PublishOptions } from './broker.js';
  * run's stored state (a deploy renamed or removed its step), so the runtime stopped advancing it,
  * kept its snapshot untouched and dead-letters its messages until it is re-driven.
  */
-export type RunStatus = 'running' | 'retrying' | 'completed' | 'failed' | 'compensating' | 'compensated' | 'parked';
+export type RunStatus = 'running' | 'retrying' | 'compensating' | 'completed' | 'failed' | 'compensated' | 'parked';
 export const TERMINAL_STATUSES: readonly RunStatus[] = ['completed', 'failed', 'compensated'];
+export const ACTIVE_STATUSES: readonly RunStatus[] = ['running', 'retrying', 'compensating'];
 export const isTerminal = (status: RunStatus) => TERMINAL_STATUSES.includes(status);
 
-/** A message the run is waiting on (a dispatched step, a pending timer). Kept so a runtime on a
- * non-durable broker can re-dispatch it after a crash. */
-export interface PendingMessage {
-  readonly queue: string;
-  readonly body: string;
-  readonly options: PublishOptions;
+/**
+ * One invocation a run waits for, keyed by (kind, step, attempt): a dispatched step or
+ * compensation attempt, or a pending retry timer. The decider owns this set; "is this message
+ * still what the run waits for?" is `waiting.some(sameInvocation)`. A run may wait for several at
+ * once (parallel steps later) without a format change.
+ */
+export interface WaitingFor {
+  readonly kind: 'step' | 'compensation' | 'timer';
+  readonly step: string;
+  readonly attempt: number;
   /** For timers: when the timer is due (epoch ms). */
   readonly dueAt?: number;
+  /**
+   * A copy of the message, kept only when the broker does not survive a crash (memory): a
+   * starting runtime re-dispatches from it.
+   */
+  readonly message?: { readonly queue: string; readonly body: string; readonly options: PublishOptions };
 }
 
 export interface RunRecord {
@@ -34,23 +46,25 @@ export interface RunRecord {
   readonly status: RunStatus;
   /** Incremented by every write; the compare-and-swap token. Starts at 1. */
   readonly version: number;
-  /** The current step (or the step being compensated); undefined once terminal. */
+  /** For display and listing only: the step running, retrying or being compensated. Decisions use `waiting`. */
   readonly step: string | undefined;
-  /** Attempt number of the current step. */
+  /** For display only: the attempt of `step`. */
   readonly attempt: number;
+  /** Attempts made in the whole run, across all steps and compensations. */
+  readonly totalAttempts: number;
+  readonly waiting: readonly WaitingFor[];
   /** The persisted XState snapshot (plain JSON). */
   readonly snapshot: unknown;
   readonly input: unknown;
   readonly output?: unknown;
   readonly error?: SerializedError;
-  /** The failed step's task name, when the run took its failure path. */
   readonly failedTask?: string;
-  readonly pending: readonly PendingMessage[];
   readonly createdAt: number;
   readonly updatedAt: number;
 }
 
-export type HistoryType =
+/** What happened to a run, as the decider derived it from one committed transition. */
+export type RunEventType =
   | 'run.started'
   | 'step.started'
   | 'step.completed'
@@ -64,15 +78,35 @@ export type HistoryType =
   | 'run.failed'
   | 'run.compensated'
   | 'run.parked';
-
+/** One entry of a run's history, as the store keeps it. */
 export interface HistoryEntry {
   readonly at: number;
-  readonly type: HistoryType;
+  readonly type: RunEventType;
   readonly step?: string;
+  readonly task?: string;
   readonly attempt?: number;
-  /** For `*.retrying`: the backoff delay before the next attempt. */
+  /** For `*.retrying`: the backoff delay before the next attempt, and when it is due. */
   readonly delayMs?: number;
+  readonly dueAt?: number;
   readonly error?: SerializedError;
+}
+
+/** A history entry in the store's ordered event log. */
+export interface StoredEvent {
+  /** Opaque, ordered: pass it as `after` to read what came next. */
+  readonly cursor: string;
+  readonly runId: string;
+  readonly chain: string;
+  readonly entry: HistoryEntry;
+}
+
+export interface EventQuery {
+  /** Only events after this cursor. @defaultValue from the beginning */
+  readonly after?: string;
+  readonly runId?: string;
+  readonly chain?: string;
+  /** @defaultValue 100 (at most 1000) */
+  readonly limit?: number;
 }
 
 /** A message to publish once the write commits. `queue: null` marks a hook call (onFailure). */
@@ -87,6 +121,18 @@ export interface OutboxEntry extends NewOutboxEntry {
   readonly runId: string;
 }
 
+/** Who writes or claims, and for how long a claim holds. */
+export interface Claimant {
+  /** A process-unique id (e.g. a random UUID per runtime). */
+  readonly owner: string;
+  /** Now, epoch ms (the runtime's clock). */
+  readonly now: number;
+  /** How long a claim holds before another process may take the entry over. */
+  readonly leaseMs: number;
+  /** Whether this process calls hooks (`queue: null` entries); only such processes claim them. */
+  readonly hooks: boolean;
+}
+
 export interface RunWrite {
   /** The run as it is after the write; `record.version` must be `expectedVersion + 1` (or 1 on create). */
   readonly record: RunRecord;
@@ -96,28 +142,58 @@ export interface RunWrite {
   readonly outbox: readonly NewOutboxEntry[];
 }
 
-export type WriteResult = { readonly ok: true; readonly outbox: readonly OutboxEntry[] } | { readonly ok: false; readonly reason: 'conflict' | 'exists' };
+export type WriteResult =
+  | {
+      readonly ok: true;
+      /** The outbox entries written, already claimed by the committer (hook entries only if it has hooks). */
+      readonly outbox: readonly OutboxEntry[];
+      /** The cursors of the history entries written, in order. */
+      readonly cursors: readonly string[];
+    }
+  | { readonly ok: false; readonly reason: 'conflict' | 'exists' };
 
 export interface RunQuery {
   readonly status?: readonly RunStatus[];
   readonly chain?: string;
-  /** @defaultValue 100 */
+  /** Only runs created at or after / before these times (epoch ms). */
+  readonly createdAfter?: number;
+  readonly createdBefore?: number;
+  /** @defaultValue 100 (at most 1000) */
   readonly limit?: number;
+  /** From a previous page's `next`. */
+  readonly cursor?: string;
+}
+
+export interface RunPage {
+  /** Newest first. */
+  readonly runs: readonly RunRecord[];
+  /** Pass as `cursor` for the next page; absent on the last page. */
+  readonly next?: string;
 }
 
 export interface Store {
   /**
    * Applies each write atomically and independently (a conflict fails only its own write). A
    * store may commit a whole batch in one transaction; the result at index i answers write i.
+   * Outbox entries written are claimed by `claimant` (hook entries only when `claimant.hooks`).
    */
-  commit(writes: readonly RunWrite[]): Promise<WriteResult[]>;
+  commit(writes: readonly RunWrite[], claimant: Claimant): Promise<WriteResult[]>;
   load(id: string): Promise<RunRecord | undefined>;
   history(id: string): Promise<HistoryEntry[]>;
-  /** Newest first. */
-  list(query?: RunQuery): Promise<RunRecord[]>;
-  /** Outbox entries not yet published, oldest first. */
-  outbox(limit: number): Promise<OutboxEntry[]>;
-  /** Marks outbox entries as published. */
+  list(query?: RunQuery): Promise<RunPage>;
+  /** The event log, oldest first, after `query.after`. */
+  events(query?: EventQuery): Promise<StoredEvent[]>;
+  /**
+   * Claims up to `limit` outbox entries that nobody holds (never claimed, or whose lease ran
+   * out), oldest first, for `claimant` until `now + leaseMs`. Hook entries only when `claimant.hooks`.
+   */
+  claimOutbox(claimant: Claimant, limit: number): Promise<OutboxEntry[]>;
+  /**
+   * Keeps `owner`'s claim on entries until `until` (a publish failed: retry then). Entries
+   * another claimant has taken over meanwhile are left alone.
+   */
+  deferOutbox(owner: string, ids: readonly number[], until: number): Promise<void>;
+  /** Marks outbox entries as published (deletes them). */
   deleteOutbox(ids: readonly number[]): Promise<void>;
   close(): Promise<void>;
 }

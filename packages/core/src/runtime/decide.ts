@@ -9,7 +9,7 @@ import type { ChainContext, ChainEvent, StepInvocation } from '../machine/chain-
 import { compensationActorId, REPORT_FAILURE, stepActorId, type StepDef } from '../machine/compile-machine.js';
 import { pureInitialTransition, pureTransition } from '../machine/pure-transition.js';
 import type { TaskMessage, TimerMessage } from '../messages.js';
-import type { HistoryEntry, NewOutboxEntry, PendingMessage, RunRecord, RunStatus } from '../ports/store.js';
+import { isTerminal, type HistoryEntry, type NewOutboxEntry, type RunRecord, type RunStatus, type WaitingFor } from '../ports/store.js';
 import type { FailureReport } from './failure-report.js';
 
 export interface Decision {
@@ -76,10 +76,11 @@ interface RawAction {
   readonly params?: unknown;
 }
 
-function toOutbox(chain: AnyChain, runId: string, next: AnyMachineSnapshot, actions: readonly RawAction[], now: number) {
+function toOutbox(chain: AnyChain, runId: string, next: AnyMachineSnapshot, actions: readonly RawAction[], now: number, keepMessages: boolean) {
   const context = next.context as ChainContext;
   const outbox: NewOutboxEntry[] = [];
-  const pending: PendingMessage[] = [];
+  const waiting: WaitingFor[] = [];
+  let started = 0;
   for (const action of actions) {
     if (action.type === 'xstate.spawnChild') {
       const params = action.params as { id: string; input: StepInvocation };
@@ -103,7 +104,8 @@ function toOutbox(chain: AnyChain, runId: string, next: AnyMachineSnapshot, acti
         options: { deduplicationId: `${runId}:${params.id}:${params.input.attempt}`, groupId: runId },
       };
       outbox.push(entry);
-      pending.push(entry);
+      started++;
+      waiting.push({ kind: info.compensation ? 'compensation' : 'step', step: info.step.key, attempt: message.attempt, ...(keepMessages ? { message: entry } : {}) });
     } else if (action.type === 'xstate.raise') {
       const params = action.params as { event: { type: string }; delay?: number };
       if (params.delay === undefined) continue;
@@ -122,10 +124,9 @@ function toOutbox(chain: AnyChain, runId: string, next: AnyMachineSnapshot, acti
         queue: step?.task.queue ?? chain.steps[0]?.task.queue ?? 'taskchart',
         body: JSON.stringify(message),
         options: { delayMs: params.delay, deduplicationId: `${runId}:${params.event.type}:${context.attempt}`, groupId: runId },
-        dueAt: message.dueAt,
       };
       outbox.push(entry);
-      pending.push(entry);
+      waiting.push({ kind: 'timer', step: phase.step ?? '', attempt: context.attempt, dueAt: message.dueAt, ...(keepMessages ? { message: entry } : {}) });
     } else if (action.type === REPORT_FAILURE) {
       const failure = context.compensationFailure ?? context.failure;
       if (!failure) continue;
@@ -133,7 +134,23 @@ function toOutbox(chain: AnyChain, runId: string, next: AnyMachineSnapshot, acti
       outbox.push({ queue: null, body: JSON.stringify(report) });
     }
   }
-  return { outbox, pending };
+  return { outbox, waiting, started };
+}
+
+/** What a task message asks for: the invocation it is (kind, step, attempt). */
+export interface Invocation {
+  readonly kind: WaitingFor['kind'];
+  readonly step: string;
+  readonly attempt: number;
+}
+
+/**
+ * Whether run `record` is waiting for `invocation` right now: the one answer to "is this message
+ * still what the run waits for?" (a duplicate, or an old attempt's message, is not).
+ */
+export function awaits(record: RunRecord, invocation: Invocation): boolean {
+  if (isTerminal(record.status) || record.status === 'parked') return false;
+  return record.waiting.some((w) => w.kind === invocation.kind && w.step === invocation.step && w.attempt === invocation.attempt);
 }
 
 function historyOf(chain: AnyChain, before: Phase | undefined, beforeAttempt: number, next: AnyMachineSnapshot, event: ChainEvent | undefined, now: number): HistoryEntry[] {
@@ -149,8 +166,8 @@ function historyOf(chain: AnyChain, before: Phase | undefined, beforeAttempt: nu
       const prefix = info.compensation ? 'compensation' : 'step';
       history.push(
         done
-          ? { at: now, type: `${prefix}.completed`, step: info.step.key, attempt }
-          : { at: now, type: `${prefix}.failed`, step: info.step.key, attempt, ...('error' in event ? { error: event.error } : {}) },
+          ? { at: now, type: `${prefix}.completed`, step: info.step.key, task: info.step.task.name, attempt }
+          : { at: now, type: `${prefix}.failed`, step: info.step.key, task: info.step.task.name, attempt, ...('error' in event ? { error: event.error } : {}) },
       );
     }
   }
@@ -159,8 +176,10 @@ function historyOf(chain: AnyChain, before: Phase | undefined, beforeAttempt: nu
     return history;
   }
   const prefix = after.compensation ? 'compensation' : 'step';
+  const task = stepByKey(chain, after.step)?.task.name;
+  const named = { ...(after.step === undefined ? {} : { step: after.step }), ...(task === undefined ? {} : { task }) };
   if (after.substate === 'retrying') {
-    history.push({ at: now, type: `${prefix}.retrying`, step: after.step, attempt: context.attempt, delayMs: context.retryDelayMs });
+    history.push({ at: now, type: `${prefix}.retrying`, ...named, attempt: context.attempt, delayMs: context.retryDelayMs, dueAt: now + context.retryDelayMs });
   } else if (
     !before ||
     before.step !== after.step ||
@@ -168,28 +187,30 @@ function historyOf(chain: AnyChain, before: Phase | undefined, beforeAttempt: nu
     before.substate !== after.substate ||
     beforeAttempt !== context.attempt
   ) {
-    history.push({ at: now, type: `${prefix}.started`, step: after.step, attempt: context.attempt });
+    history.push({ at: now, type: `${prefix}.started`, ...named, attempt: context.attempt });
   }
   return history;
 }
 
 export interface DecideOptions {
   /**
-   * Whether the run records copies of the messages it waits on (`RunRecord.pending`). Only a
-   * runtime on a non-durable broker needs them: it re-dispatches from them on start.
+   * Whether `waiting` keeps copies of the messages the run waits for. Only a runtime on a
+   * non-durable broker needs them: it re-dispatches from them on start.
    * @defaultValue true
    */
-  readonly keepPending?: boolean;
+  readonly keepMessages?: boolean;
 }
 
-function buildRecord(
-  chain: AnyChain,
-  base: { id: string; input: unknown; createdAt: number; version: number; pending: readonly PendingMessage[] },
-  next: AnyMachineSnapshot,
-  newPending: PendingMessage[] | undefined,
-  now: number,
-  keepPending: boolean,
-): RunRecord {
+interface RecordBase {
+  readonly id: string;
+  readonly input: unknown;
+  readonly createdAt: number;
+  readonly version: number;
+  readonly waiting: readonly WaitingFor[];
+  readonly totalAttempts: number;
+}
+
+function buildRecord(chain: AnyChain, base: RecordBase, next: AnyMachineSnapshot, dispatched: { waiting: WaitingFor[]; started: number }, now: number): RunRecord {
   const context = next.context as ChainContext;
   const phase = phaseOf(next);
   const terminal = phase.status === 'completed' || phase.status === 'failed' || phase.status === 'compensated';
@@ -201,24 +222,26 @@ function buildRecord(
     version: base.version,
     step: phase.step,
     attempt: context.attempt,
+    totalAttempts: base.totalAttempts + dispatched.started,
+    // A transition that dispatches nothing new keeps waiting on what it waited on.
+    waiting: terminal ? [] : dispatched.waiting.length > 0 ? dispatched.waiting : base.waiting,
     snapshot: { value: next.value, context } satisfies PersistedChainSnapshot,
     input: base.input,
     ...(phase.status === 'completed' ? { output: next.output } : {}),
     ...(failure && phase.status !== 'completed' ? { error: failure.error, failedTask: failure.task } : {}),
-    pending: terminal || !keepPending ? [] : (newPending ?? base.pending),
     createdAt: base.createdAt,
     updatedAt: now,
   };
 }
 
 /** The first transition of a run. */
-export function decideStart(chain: AnyChain, runId: string, input: unknown, now: number, { keepPending = true }: DecideOptions = {}): Decision {
+export function decideStart(chain: AnyChain, runId: string, input: unknown, now: number, { keepMessages = true }: DecideOptions = {}): Decision {
   const [next, actions] = pureInitialTransition(chain.machine as AnyStateMachine, input);
-  const { outbox, pending } = toOutbox(chain, runId, next, actions, now);
+  const dispatched = toOutbox(chain, runId, next, actions, now, keepMessages);
   return {
-    record: buildRecord(chain, { id: runId, input, createdAt: now, version: 1, pending: [] }, next, pending, now, keepPending),
+    record: buildRecord(chain, { id: runId, input, createdAt: now, version: 1, waiting: [], totalAttempts: 0 }, next, dispatched, now),
     history: historyOf(chain, undefined, 0, next, undefined, now),
-    outbox,
+    outbox: dispatched.outbox,
     snapshot: next,
   };
 }
@@ -239,19 +262,18 @@ export function decideEvent(
   snapshot: AnyMachineSnapshot,
   event: ChainEvent,
   now: number,
-  { keepPending = true }: DecideOptions = {},
+  { keepMessages = true }: DecideOptions = {},
 ): Decision | undefined {
   const [next, actions] = pureTransition(chain.machine as AnyStateMachine, snapshot, event);
   if (next === snapshot || (next.value === snapshot.value && next.context === snapshot.context) || actions.length === 0) {
     return undefined;
   }
   const before = phaseOf(snapshot);
-  const { outbox, pending } = toOutbox(chain, record.id, next, actions, now);
+  const dispatched = toOutbox(chain, record.id, next, actions, now, keepMessages);
   return {
-    // A transition that dispatches nothing new keeps waiting on what it waited on.
-    record: buildRecord(chain, { ...record, version: record.version + 1 }, next, pending.length > 0 ? pending : undefined, now, keepPending),
+    record: buildRecord(chain, { ...record, version: record.version + 1 }, next, dispatched, now),
     history: historyOf(chain, before, record.attempt, next, event, now),
-    outbox,
+    outbox: dispatched.outbox,
     snapshot: next,
   };
 }

@@ -4,13 +4,14 @@ import { UnknownChainError } from '../errors.js';
 import type { ChainEvent } from '../machine/chain-context.js';
 import { parseMessage, verifySignature, type TaskMessage, type TimerMessage } from '../messages.js';
 import type { Delivery } from '../ports/broker.js';
-import { isTerminal, type RunRecord } from '../ports/store.js';
-import { stepByKey } from './decide.js';
+import type { RunRecord } from '../ports/store.js';
+import { awaits, stepByKey } from './decide.js';
 import { executeTask } from './execute-task.js';
 import { outageDelay, pause } from './outage-backoff.js';
 import type { OutboxRelay } from './outbox-relay.js';
 import { isRefusal } from './refusal.js';
 import type { ApplyResult, RunEngine } from './run-engine.js';
+import { wrapAttempt, type AttemptOutcome, type Plugin } from './plugins.js';
 import type { Logger } from './runtime-options.js';
 
 export interface HandlerDeps {
@@ -30,6 +31,8 @@ export interface HandlerDeps {
   /** Called when the store is lost for good (`StoreLostError`): the runtime stops consuming. */
   readonly onStoreLost: (error: Error) => void;
   readonly logger: Logger;
+  /** Their `wrapAttempt` hooks wrap each attempt. */
+  readonly plugins: readonly Plugin[];
   /**
    * Steps executing in this process, by run, step, attempt and kind. A copy of a message that
    * is being handled (a broker redelivery racing a start-up republish of the outbox, say) waits
@@ -39,10 +42,9 @@ export interface HandlerDeps {
   readonly executing: Map<string, Promise<void>>;
 }
 
-/** Whether `message` is what run `record` is waiting for right now. */
+/** Whether `message` is what run `record` is waiting for right now (the decider's `waiting` set answers). */
 function isCurrent(record: RunRecord, message: TaskMessage): boolean {
-  if (isTerminal(record.status) || record.step !== message.step || record.attempt !== message.attempt) return false;
-  return message.compensation ? record.status === 'compensating' : record.status === 'running';
+  return awaits(record, { kind: message.compensation ? 'compensation' : 'step', step: message.step, attempt: message.attempt });
 }
 
 /** The store can keep nothing any more (by name: an adapter may bundle another copy of core). */
@@ -106,6 +108,21 @@ export async function handleDelivery(queue: string, delivery: Delivery, deps: Ha
   }
 }
 
+/** Runs one attempt of `step` inside the plugins' `wrapAttempt` hooks; resolves with its outcome event. */
+async function runAttempt(step: NonNullable<ReturnType<typeof stepByKey>>, message: TaskMessage, deps: HandlerDeps): Promise<ChainEvent> {
+  const execute = () => executeTask(step, message, { clock: deps.clock, random: deps.random, shutdown: deps.shutdown });
+  if (!deps.plugins.some((p) => p.wrapAttempt)) return execute();
+  let event: Promise<ChainEvent> | undefined;
+  const attempt = async (): Promise<AttemptOutcome> => {
+    const outcome = await (event ??= execute());
+    return 'error' in outcome ? { ok: false, error: { name: outcome.error.name, message: outcome.error.message } } : { ok: true };
+  };
+  const ctx = { runId: message.runId, chain: message.chain, step: message.step, task: message.task, attempt: message.attempt, compensation: message.compensation };
+  await wrapAttempt(deps.plugins, ctx, attempt, deps.logger);
+  // A wrapper that never called next(): the attempt still runs, once.
+  return (event ??= execute());
+}
+
 /**
  * Applies a finished attempt's outcome. When the store fails, the outcome is kept and its commit
  * retried with backoff while the delivery stays unacknowledged, instead of running the task again;
@@ -147,7 +164,7 @@ async function handleTask(
       await delivery.ack();
       return;
     }
-    const event: ChainEvent = await executeTask(step, message, { clock: deps.clock, random: deps.random, shutdown: deps.shutdown });
+    const event = await runAttempt(step, message, deps);
     if ((await commitOutcome(message.runId, event, deps)) === 'parked') return await deadLetterParked(message.runId, delivery, deps, deadLetter);
     await delivery.ack();
   } finally {

@@ -1,11 +1,12 @@
 import type { Clock, TimerHandle } from '../clock.js';
 import { sign, SIGNATURE_HEADER } from '../messages.js';
 import type { Broker, PublishOptions } from '../ports/broker.js';
-import type { OutboxEntry, Store } from '../ports/store.js';
+import type { Claimant, OutboxEntry, Store } from '../ports/store.js';
 import { Batcher } from './batcher.js';
 import type { FailureReport } from './failure-report.js';
 import { outageDelay } from './outage-backoff.js';
 import { isRefusal } from './refusal.js';
+import { callFailureHooks, type Plugin } from './plugins.js';
 import type { Logger } from './runtime-options.js';
 
 export interface RelayOptions {
@@ -13,7 +14,12 @@ export interface RelayOptions {
   readonly store: Store;
   readonly clock: Clock;
   readonly signingKey: string | undefined;
-  readonly onFailure: ((report: FailureReport) => void | Promise<void>) | undefined;
+  /** The plugins whose `onFailure` hooks receive failure reports; none makes a hook-less relay. */
+  readonly plugins: readonly Plugin[];
+  /** This process's claimant id (a random UUID per runtime or client). */
+  readonly owner: string;
+  /** How long a claim on an outbox entry holds before another process may take it over. */
+  readonly leaseMs: number;
   /** How often the store's outbox is swept; also the longest wait before a failed publish is retried. */
   readonly sweepMs: number;
   readonly logger: Logger;
@@ -27,35 +33,47 @@ export interface RelayOptions {
 
 /**
  * Publishes committed outbox entries and deletes them once the broker has them (the second
- * half of the transactional outbox). An entry whose publish failed stays in the store and is
- * retried with exponential backoff (100 ms doubling, at most the sweep period); one the broker
- * refused for good is never retried: `onRefused` fails what it was for, then it is deleted. A
- * periodic sweep publishes entries this relay does not know of (left by a crash); a starting
- * runtime republishes whatever a crash left behind.
+ * half of the transactional outbox). Entries are claimed with a lease (`Claimant`): the committer
+ * holds what it wrote, a sweep claims entries nobody holds (a dead claimer's once its lease ran
+ * out), so many processes never publish one entry in parallel. A failed publish is deferred
+ * (the claim kept until its backoff ends: 100 ms doubling, at most the sweep period) and then
+ * claimed again; one the broker refused for good is never retried: `onRefused` fails what it
+ * was for, then it is deleted. Failure reports (`queue: null`) are claimed only by a relay with
+ * an `onFailure` hook, so a hook-less process never takes, deletes or drops one.
  */
 export class OutboxRelay {
   private readonly inFlight = new Set<number>();
   private readonly active = new Set<Promise<void>>();
   private readonly deletes: Batcher<number, void>;
-  /** Consecutive failed publishes of an entry, by id. */
+  /** Consecutive failed publishes of an entry, by id (for its backoff). */
   private readonly failures = new Map<number, number>();
-  /** Entries waiting out their backoff before the next publish, by id. */
-  private readonly retryTimers = new Map<number, TimerHandle>();
+  /** Sweeps scheduled for the end of a deferred entry's backoff. */
+  private readonly retryTimers = new Set<TimerHandle>();
   private sweepTimer: TimerHandle | undefined;
-  private seenLastSweep = new Set<number>();
+  private sweeping: Promise<void> | undefined;
   private stopped = false;
+  /** Whether this relay calls failure hooks (and so claims failure reports). */
+  readonly hooks: boolean;
 
   constructor(private readonly options: RelayOptions) {
+    this.hooks = options.plugins.some((p) => p.onFailure);
     this.deletes = new Batcher<number, void>(async (ids) => {
       await options.store.deleteOutbox(ids);
       return ids.map((): void => undefined);
     });
   }
 
-  /** Publishes `entries` now (they were just committed). */
+  /** Who this relay claims as, now. */
+  claimant(): Claimant {
+    const { owner, leaseMs, clock } = this.options;
+    return { owner, now: clock.now(), leaseMs, hooks: this.hooks };
+  }
+
+  /** Publishes `entries` now (this relay claimed them: it just committed them, or a sweep took them). */
   publish(entries: readonly OutboxEntry[]): void {
     for (const entry of entries) {
       if (this.inFlight.has(entry.id)) continue;
+      if (entry.queue === null && !this.hooks) continue; // Never ours to call: left for a process with the hook.
       this.inFlight.add(entry.id);
       const p = this.deliver(entry).finally(() => {
         this.inFlight.delete(entry.id);
@@ -65,7 +83,7 @@ export class OutboxRelay {
     }
   }
 
-  /** Publishes a message that is not in the outbox (a re-dispatch from a run's pending list). */
+  /** Publishes a message that is not in the outbox (the re-delayed hop of an early timer). */
   async send(runId: string, queue: string, body: string, options: PublishOptions): Promise<void> {
     const { broker, signingKey } = this.options;
     const delayMs = Math.min(options.delayMs ?? 0, broker.capabilities.maxDelayMs);
@@ -76,7 +94,7 @@ export class OutboxRelay {
   private async deliver(entry: OutboxEntry): Promise<void> {
     const { logger } = this.options;
     try {
-      if (entry.queue === null) await this.callHook(entry);
+      if (entry.queue === null) await this.callHooks(entry);
       else await this.send(entry.runId, entry.queue, entry.body, entry.options ?? {});
     } catch (error) {
       if (!isRefusal(error)) return this.retryLater(entry, 'publish failed', error);
@@ -96,45 +114,42 @@ export class OutboxRelay {
     }
   }
 
-  /** Publishes `entry` again after its backoff (it stays in the store meanwhile). */
-  private retryLater(entry: OutboxEntry, what: string, error: unknown): void {
+  /** Keeps `entry` claimed until its backoff ends, then claims it again (it stays in the store meanwhile). */
+  private async retryLater(entry: OutboxEntry, what: string, error: unknown): Promise<void> {
     if (this.stopped) return;
     const failures = this.failures.get(entry.id) ?? 0;
     this.failures.set(entry.id, failures + 1);
     const delayMs = outageDelay(failures, this.options.sweepMs);
     this.options.logger.warn(`${what}; the outbox keeps the message and retries it`, { runId: entry.runId, queue: entry.queue, delayMs, error: String(error) });
-    this.retryTimers.set(
-      entry.id,
-      this.options.clock.setTimeout(() => {
-        this.retryTimers.delete(entry.id);
-        if (!this.stopped) this.publish([entry]);
-      }, delayMs),
-    );
+    try {
+      await this.options.store.deferOutbox(this.options.owner, [entry.id], this.options.clock.now() + delayMs);
+    } catch {
+      // The store is down too: the claim runs out by itself and a sweep takes the entry again.
+    }
+    if (this.stopped) return;
+    const timer = this.options.clock.setTimeout(() => {
+      this.retryTimers.delete(timer);
+      if (!this.stopped) void this.sweep();
+    }, delayMs);
+    this.retryTimers.add(timer);
   }
 
-  private async callHook(entry: OutboxEntry): Promise<void> {
-    const hook = this.options.onFailure;
-    if (!hook) return;
+  private async callHooks(entry: OutboxEntry): Promise<void> {
     const report = JSON.parse(entry.body) as FailureReport;
-    try {
-      await hook(report);
-    } catch (error) {
-      // A throwing hook must not block the outbox: report and move on.
-      this.options.logger.error('onFailure hook threw', { runId: report.runId, error: String(error) });
-    }
+    await callFailureHooks(this.options.plugins, report, this.options.logger);
   }
 
   /**
-   * Publishes everything the store's outbox holds (used at start, after a crash): one pass.
-   * Entries whose publish fails stay in the outbox for the sweep, so a broker that is down at
-   * start-up delays them instead of stalling start().
+   * Publishes everything of the store's outbox that nobody holds (used at start, after a crash):
+   * claims and publishes page after page until a claim comes back empty. Entries whose publish
+   * fails are deferred, so a broker that is down at start-up delays them instead of stalling start().
    */
   async republishAll(): Promise<number> {
-    const attempted = new Set<number>();
+    let count = 0;
     for (;;) {
-      const batch = (await this.options.store.outbox(attempted.size + 1000)).filter((e) => !this.inFlight.has(e.id) && !attempted.has(e.id));
-      if (batch.length === 0) return attempted.size;
-      for (const e of batch) attempted.add(e.id);
+      const batch = (await this.options.store.claimOutbox(this.claimant(), 1000)).filter((e) => !this.inFlight.has(e.id));
+      if (batch.length === 0) return count;
+      count += batch.length;
       this.publish(batch);
       await this.idle();
     }
@@ -150,19 +165,19 @@ export class OutboxRelay {
     this.sweepTimer = this.options.clock.setTimeout(tick, this.options.sweepMs);
   }
 
-  /**
-   * Publishes entries seen on two consecutive sweeps (so fresh ones of busy relays are left
-   * alone) and not already waiting out a backoff here.
-   */
-  private async sweep(): Promise<void> {
-    try {
-      const entries = await this.options.store.outbox(1000);
-      const stale = entries.filter((e) => this.seenLastSweep.has(e.id) && !this.inFlight.has(e.id) && !this.retryTimers.has(e.id));
-      this.seenLastSweep = new Set(entries.map((e) => e.id));
-      this.publish(stale);
-    } catch (error) {
-      this.options.logger.warn('outbox sweep failed', { error: String(error) });
-    }
+  /** Claims the entries nobody holds (a crashed process's, deferred ones whose backoff ended) and publishes them. */
+  private sweep(): Promise<void> {
+    this.sweeping ??= (async () => {
+      try {
+        const entries = await this.options.store.claimOutbox(this.claimant(), 1000);
+        this.publish(entries.filter((e) => !this.inFlight.has(e.id)));
+      } catch (error) {
+        this.options.logger.warn('outbox sweep failed', { error: String(error) });
+      } finally {
+        this.sweeping = undefined;
+      }
+    })();
+    return this.sweeping;
   }
 
   async idle(): Promise<void> {
@@ -173,8 +188,9 @@ export class OutboxRelay {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.sweepTimer !== undefined) this.options.clock.clearTimeout(this.sweepTimer);
-    for (const timer of this.retryTimers.values()) this.options.clock.clearTimeout(timer);
+    for (const timer of this.retryTimers) this.options.clock.clearTimeout(timer);
     this.retryTimers.clear();
+    await this.sweeping;
     await this.idle();
   }
 }

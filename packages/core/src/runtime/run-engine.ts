@@ -3,11 +3,13 @@ import type { AnyChain } from '../chain.js';
 import type { Clock } from '../clock.js';
 import { RunParkedError, TaskchartError, UnknownChainError, type SerializedError } from '../errors.js';
 import type { ChainEvent } from '../machine/chain-context.js';
-import { isTerminal, type RunRecord, type RunWrite, type Store, type WriteResult } from '../ports/store.js';
+import { isTerminal, type HistoryEntry, type RunRecord, type RunWrite, type Store, type WriteResult } from '../ports/store.js';
 import { Batcher } from './batcher.js';
 import { decideEvent, decideStart, restoreSnapshot, type Decision, type PersistedChainSnapshot } from './decide.js';
 import type { FailureReport } from './failure-report.js';
 import type { OutboxRelay } from './outbox-relay.js';
+import type { EventBus } from './plugins.js';
+import { eventsOf } from './run-events.js';
 
 export interface LoadedRun {
   readonly record: RunRecord;
@@ -42,12 +44,14 @@ export class RunEngine {
     /** Called with a run that reached a terminal status or was parked (its `result()` settles). */
     private readonly onSettled: (record: RunRecord) => void,
     /**
-     * Whether runs keep copies of their pending messages. Only a non-durable broker needs them
+     * Whether `waiting` keeps copies of the messages. Only a non-durable broker needs them
      * (a starting runtime re-dispatches from them); a durable broker holds the messages itself.
      */
-    private readonly keepPending: boolean,
+    private readonly keepMessages: boolean,
+    /** Where the run events of every commit go (in process: `runtime.on` and plugins). */
+    private readonly bus: EventBus,
   ) {
-    this.commits = new Batcher((writes) => store.commit(writes), 256);
+    this.commits = new Batcher((writes) => store.commit(writes, relay.claimant()), 256);
   }
 
   /**
@@ -112,13 +116,25 @@ export class RunEngine {
     this.cache.delete(runId);
   }
 
-  private async commitDecision(decision: Decision, expectedVersion: number | null): Promise<WriteResult> {
-    const result = await this.commits.submit({ record: decision.record, expectedVersion, history: decision.history, outbox: decision.outbox });
-    if (result.ok) {
-      this.remember({ record: decision.record, snapshot: decision.snapshot });
-      this.relay.publish(result.outbox);
-      if (isTerminal(decision.record.status)) this.onSettled(decision.record);
-    }
+  private commitDecision(decision: Decision, expectedVersion: number | null): Promise<WriteResult> {
+    return this.commit({ record: decision.record, expectedVersion, history: decision.history, outbox: decision.outbox }, decision.snapshot);
+  }
+
+  /**
+   * The one commit point of every transition (a decision, or a park): writes it with
+   * compare-and-swap, then publishes its outbox, emits the run events of its history entries
+   * (with the cursors the store gave them) and settles `result()` calls of a finished run.
+   * `snapshot` is the machine snapshot to cache; `undefined` (a parked run) caches nothing.
+   */
+  private async commit(write: RunWrite, snapshot: AnyMachineSnapshot | undefined): Promise<WriteResult> {
+    const result = await this.commits.submit(write);
+    const { record } = write;
+    if (!result.ok) return result;
+    if (snapshot) this.remember({ record, snapshot });
+    else this.forget(record.id);
+    this.relay.publish(result.outbox);
+    this.bus.emit(eventsOf(record.id, record.chain, write.history, result.cursors, record.status === 'completed' ? { value: record.output } : undefined));
+    if (isTerminal(record.status) || record.status === 'parked') this.onSettled(record);
     return result;
   }
 
@@ -145,25 +161,18 @@ export class RunEngine {
       compensation: record.status === 'compensating',
       parked: true,
     };
-    const result = await this.commits.submit({
-      record: parked,
-      expectedVersion: record.version,
-      history: [{ at: now, type: 'run.parked', ...(record.step === undefined ? {} : { step: record.step }), attempt: record.attempt, error }],
-      outbox: [{ queue: null, body: JSON.stringify(report) }],
-    });
+    const history: HistoryEntry[] = [{ at: now, type: 'run.parked', ...(record.step === undefined ? {} : { step: record.step, task: report.task }), attempt: record.attempt, error }];
+    const result = await this.commit({ record: parked, expectedVersion: record.version, history, outbox: [{ queue: null, body: JSON.stringify(report) }] }, undefined);
     if (!result.ok) {
       this.forget(record.id);
       return undefined;
     }
-    this.forget(record.id);
-    this.relay.publish(result.outbox);
-    this.onSettled(parked);
     return parked;
   }
 
   /** Creates a run. Resolves `false` when a run with this id already exists. */
   async create(chain: AnyChain, runId: string, input: unknown): Promise<boolean> {
-    const decision = decideStart(chain, runId, input, this.clock.now(), { keepPending: this.keepPending });
+    const decision = decideStart(chain, runId, input, this.clock.now(), { keepMessages: this.keepMessages });
     const result = await this.commitDecision(decision, null);
     return result.ok;
   }
@@ -184,7 +193,7 @@ export class RunEngine {
         const chain = this.chainOf(loaded.record);
         let decision: Decision | undefined;
         try {
-          decision = decideEvent(chain, loaded.record, loaded.snapshot, event, this.clock.now(), { keepPending: this.keepPending });
+          decision = decideEvent(chain, loaded.record, loaded.snapshot, event, this.clock.now(), { keepMessages: this.keepMessages });
         } catch (error) {
           if (await this.commitPark(loaded.record, chain, `the loaded definition cannot apply ${event.type} to it: ${messageOf(error)}`)) return 'parked';
           fresh = true;

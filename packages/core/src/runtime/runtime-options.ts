@@ -6,26 +6,52 @@ import type { Broker } from '../ports/broker.js';
 import type { Store } from '../ports/store.js';
 import { systemClock } from '../clock.js';
 import type { FailureReport } from './failure-report.js';
+import { assertKnownKeys } from '../known-keys.js';
+import { compilePlugins, type Plugin } from './plugins.js';
 
 export interface Logger {
   warn(message: string, details?: Record<string, unknown>): void;
   error(message: string, details?: Record<string, unknown>): void;
 }
 
-export interface RuntimeOptions {
+/** What a client (`createClient`) and a runtime (`createRuntime`) share. */
+export interface ClientOptions {
   broker: Broker;
   store: Store;
-  /** Every chain this runtime may start or advance. Messages of other chains are dead-lettered. */
+  /** Every chain this process may start or advance. Messages of other chains are dead-lettered. */
   chains: readonly AnyChain[];
+  /** @defaultValue console */
+  logger?: Logger;
+  /** @defaultValue the system clock */
+  clock?: Clock;
   /**
-   * Called once when a step fails for good (after its last retry, or when the broker refused its
+   * When set, every published message is signed (HMAC-SHA256) and unsigned or badly signed
+   * messages are dead-lettered. Give every client and runtime of a deployment the same key.
+   */
+  signingKey?: string;
+  /**
+   * The longest pause between two reads of the store's event log when following runs other
+   * processes advance (`events()`, `result()`); reads start 50 ms apart and back off to this
+   * while nothing happens. A duration (a bare number is milliseconds), from 1 ms to 1 day.
+   * @defaultValue '1s'
+   */
+  resultPoll?: Duration;
+}
+
+export interface RuntimeOptions extends ClientOptions {
+  /**
+   * Plugins: each may hook run events (`onEvent`), the durable failure report (`onFailure`) and
+   * each task attempt (`wrapAttempt`). One that throws is logged with its name; the run goes on.
+   * @defaultValue []
+   */
+  plugins?: readonly Plugin[];
+  /**
+   * Sugar for one plugin with this `onFailure`. Called once when a step fails for good (after its last retry, or when the broker refused its
    * message for good), before compensation starts, again if a compensation gives up, and when a
    * run is parked (`report.parked`). Delivered through the outbox: at least once, even
    * across a crash (a crash right after the call may repeat it).
    */
   onFailure?: (report: FailureReport) => void | Promise<void>;
-  /** @defaultValue the system clock */
-  clock?: Clock;
   /** Random source for retry jitter. @defaultValue Math.random */
   random?: RandomSource;
   /**
@@ -36,38 +62,43 @@ export interface RuntimeOptions {
   /** Unacknowledged messages per consumed queue. @defaultValue 32 */
   prefetch?: number;
   /**
-   * When set, every published message is signed (HMAC-SHA256) and unsigned or badly signed
-   * messages are dead-lettered. Give every runtime of a deployment the same key.
-   */
-  signingKey?: string;
-  /**
    * How often the store's outbox is swept for unpublished entries (left by a crashed process);
    * from 1 ms to 1 day. A failed publish is retried sooner: after 100 ms, doubling up to this
    * period (at most 30 s). @defaultValue '5s'
    */
   outboxSweep?: Duration;
   /**
-   * How often `run.result()` polls the store for runs advanced by other processes; from 1 ms to
-   * 1 day. @defaultValue '1s'
+   * How long this process's claim on an outbox entry (or failure report) holds: when it dies
+   * holding one, another process takes the entry over after this. Longer than any `onFailure`
+   * hook runs. A duration (a bare number is milliseconds), from 100 ms to 1 day.
+   * @defaultValue '30s'
    */
-  resultPoll?: Duration;
-  /** @defaultValue console */
-  logger?: Logger;
+  outboxLease?: Duration;
 }
 
-export interface CompiledRuntimeOptions {
+export interface CompiledClientOptions {
   readonly broker: Broker;
   readonly store: Store;
   readonly chains: ReadonlyMap<string, AnyChain>;
-  readonly onFailure: ((report: FailureReport) => void | Promise<void>) | undefined;
   readonly clock: Clock;
+  readonly signingKey: string | undefined;
+  readonly resultPollMs: number;
+  readonly outboxSweepMs: number;
+  readonly outboxLeaseMs: number;
+  readonly logger: Logger;
+  /** Whose hooks this process calls (a client: none). */
+  readonly plugins: readonly Plugin[];
+  /** Whether this process consumes task queues (a client, or a runtime with `queues: []`: no). */
+  readonly consumes: boolean;
+  /** How error messages name this process's calls (`runtime`, `client`) and its factory. */
+  readonly label: 'runtime' | 'client';
+  readonly factory: 'createRuntime' | 'createClient';
+}
+
+export interface CompiledRuntimeOptions extends CompiledClientOptions {
   readonly random: RandomSource;
   readonly queues: readonly string[];
   readonly prefetch: number;
-  readonly signingKey: string | undefined;
-  readonly outboxSweepMs: number;
-  readonly resultPollMs: number;
-  readonly logger: Logger;
 }
 
 /** The longest period of `outboxSweep` and `resultPoll`: a day (a period, not a deadline). */
@@ -78,9 +109,14 @@ const consoleLogger: Logger = {
   error: (message, details) => console.error(`[taskchart] ${message}`, details ?? ''),
 };
 
-export function compileRuntimeOptions(options: RuntimeOptions): CompiledRuntimeOptions {
-  const opt = (name: string) => `createRuntime: ${name}`;
+const CLIENT_KEYS = ['broker', 'store', 'chains', 'logger', 'clock', 'signingKey', 'resultPoll'] as const;
+const RUNTIME_KEYS = [...CLIENT_KEYS, 'plugins', 'onFailure', 'random', 'queues', 'prefetch', 'outboxSweep', 'outboxLease'] as const;
+
+/** Validates what a client and a runtime share; `factory` names the owner in errors. */
+function compileShared(options: ClientOptions, factory: 'createRuntime' | 'createClient', keys: readonly string[]) {
+  const opt = (name: string) => `${factory}: ${name}`;
   if (!options || typeof options !== 'object') throw new InvalidOptionError(opt('options'), 'must be an object');
+  assertKnownKeys(options, keys, factory);
   const { broker, store } = options;
   if (!broker || typeof broker.publish !== 'function' || typeof broker.consume !== 'function') throw new InvalidOptionError(opt('broker'), 'must be a Broker (e.g. memoryBroker())');
   if (!store || typeof store.commit !== 'function' || typeof store.load !== 'function') throw new InvalidOptionError(opt('store'), "must be a Store (e.g. sqliteStore('taskchart.db'))");
@@ -101,12 +137,6 @@ export function compileRuntimeOptions(options: RuntimeOptions): CompiledRuntimeO
       tasks.set(s.task.name, s.task);
     }
   }
-  if (options.onFailure !== undefined && typeof options.onFailure !== 'function') throw new InvalidOptionError(opt('onFailure'), 'must be a function');
-  const prefetch = options.prefetch ?? 32;
-  if (!Number.isInteger(prefetch) || prefetch < 1) throw new InvalidOptionError(opt('prefetch'), `must be a whole number >= 1, got ${String(prefetch)}`);
-  const defaultQueues = [...new Set([...chains.values()].flatMap((c) => c.steps.map((s) => s.task.queue)))];
-  const queues = options.queues ?? defaultQueues;
-  if (!Array.isArray(queues) || !queues.every((q) => typeof q === 'string' && q.length > 0)) throw new InvalidOptionError(opt('queues'), 'must be an array of queue names');
   if (options.signingKey !== undefined && (typeof options.signingKey !== 'string' || options.signingKey.length < 16)) {
     throw new InvalidOptionError(opt('signingKey'), 'must be a string of at least 16 characters');
   }
@@ -114,14 +144,39 @@ export function compileRuntimeOptions(options: RuntimeOptions): CompiledRuntimeO
     broker,
     store,
     chains,
-    onFailure: options.onFailure,
     clock: options.clock ?? systemClock,
+    signingKey: options.signingKey,
+    resultPollMs: parseDuration(options.resultPoll ?? '1s', opt('resultPoll'), { allowZero: false, max: PERIOD_MAX_MS }),
+    logger: options.logger ?? consoleLogger,
+  };
+}
+
+/** Validates and normalises `createClient` options (once). */
+export function compileClientOptions(options: ClientOptions): CompiledClientOptions {
+  return { ...compileShared(options, 'createClient', CLIENT_KEYS), outboxSweepMs: 5000, outboxLeaseMs: 30_000, plugins: [], consumes: false, label: 'client', factory: 'createClient' };
+}
+
+export function compileRuntimeOptions(options: RuntimeOptions): CompiledRuntimeOptions {
+  const opt = (name: string) => `createRuntime: ${name}`;
+  const shared = compileShared(options, 'createRuntime', RUNTIME_KEYS);
+  const plugins = compilePlugins(options.plugins, options.onFailure, 'createRuntime');
+  const prefetch = options.prefetch ?? 32;
+  if (!Number.isInteger(prefetch) || prefetch < 1) throw new InvalidOptionError(opt('prefetch'), `must be a whole number >= 1, got ${String(prefetch)}`);
+  const defaultQueues = [...new Set([...shared.chains.values()].flatMap((c) => c.steps.map((s) => s.task.queue)))];
+  const queues = options.queues ?? defaultQueues;
+  if (!Array.isArray(queues) || !queues.every((q) => typeof q === 'string' && q.length > 0)) throw new InvalidOptionError(opt('queues'), 'must be an array of queue names');
+  const outboxLeaseMs = parseDuration(options.outboxLease ?? '30s', opt('outboxLease'), { allowZero: false, max: PERIOD_MAX_MS });
+  if (outboxLeaseMs < 100) throw new InvalidOptionError(opt('outboxLease'), `must be a duration between 100 ms and 1d (86400000 ms), got ${outboxLeaseMs} ms`);
+  return {
+    ...shared,
+    plugins,
     random: options.random ?? Math.random,
     queues,
     prefetch,
-    signingKey: options.signingKey,
+    consumes: queues.length > 0,
     outboxSweepMs: parseDuration(options.outboxSweep ?? '5s', opt('outboxSweep'), { allowZero: false, max: PERIOD_MAX_MS }),
-    resultPollMs: parseDuration(options.resultPoll ?? '1s', opt('resultPoll'), { allowZero: false, max: PERIOD_MAX_MS }),
-    logger: options.logger ?? consoleLogger,
+    outboxLeaseMs,
+    label: 'runtime',
+    factory: 'createRuntime',
   };
 }

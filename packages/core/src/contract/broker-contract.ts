@@ -2,11 +2,12 @@
  * The broker contract: one suite every adapter runs against its real backend
  * (memory in-process, RabbitMQ, an SQS-compatible server).
  *
- *   import { brokerContract } from '@taskchart/core/testing';
+ *   import { brokerContract } from '@taskchart/core/contract';
  *   brokerContract({ name: 'amqp', connect: (prefix) => amqpBroker({ url, queuePrefix: prefix }) });
  */
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../testing/wait-for.js';
 import { DEAD_LETTER_QUEUE_HEADER, DEAD_LETTER_REASON_HEADER, deadLetterQueueName, type Broker, type Delivery } from '../ports/broker.js';
 
 export interface BrokerContractOptions {
@@ -25,18 +26,6 @@ export interface BrokerContractOptions {
   quietMs?: number;
   /** Delay used by the delayed-delivery test. @defaultValue 600 */
   delayMs?: number;
-}
-
-export function waitFor(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const tick = () => {
-      if (predicate()) return resolve();
-      if (Date.now() - started > timeoutMs) return reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
-      setTimeout(tick, 10);
-    };
-    tick();
-  });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

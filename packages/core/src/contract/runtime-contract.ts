@@ -3,8 +3,12 @@
  * back off, failures compensate in reverse order, runs survive a runtime restart (pending
  * backoff timers included), duplicates are absorbed, poison messages are dead-lettered.
  *
- *   import { runtimeContract } from '@taskchart/core/testing';
- *   runtimeContract({ name: 'amqp', connect: (prefix) => amqpBroker({ url, queuePrefix: prefix }) });
+ *   import { runtimeContract } from '@taskchart/core/contract';
+ *   runtimeContract({
+ *     name: 'amqp',
+ *     connect: (prefix) => amqpBroker({ url, queuePrefix: prefix }),
+ *     store: (file) => sqliteStore(file),
+ *   });
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -14,23 +18,26 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { chain } from '../chain.js';
 import { RunFailedError } from '../errors.js';
 import { DEAD_LETTER_REASON_HEADER, deadLetterQueueName, type Broker } from '../ports/broker.js';
+import type { Store } from '../ports/store.js';
 import { createRuntime, type Runtime } from '../runtime/runtime.js';
 import type { FailureReport } from '../runtime/failure-report.js';
-import type { Logger } from '../runtime/runtime-options.js';
-import { sqliteStore } from '../store/sqlite-store.js';
 import { task } from '../task.js';
-import { waitFor } from './broker-contract.js';
+import { silentLogger } from '../testing/silent-logger.js';
+import { waitFor } from '../testing/wait-for.js';
 
 export interface RuntimeContractOptions {
   name: string;
   /** A new connection to the backend; every test passes a unique prefix. */
   connect(prefix: string): Broker | Promise<Broker>;
+  /**
+   * Opens the store kept at `file` (a path in a fresh temporary folder). Opening the same file
+   * again after the first store was closed must see the same runs (a runtime restart).
+   */
+  store(file: string): Store | Promise<Store>;
   cleanup?(prefix: string): Promise<void>;
   /** How long a scenario may take. @defaultValue 20000 */
   timeoutMs?: number;
 }
-
-export const silentLogger: Logger = { warn: () => undefined, error: () => undefined };
 
 export function runtimeContract(options: RuntimeContractOptions): void {
   const timeoutMs = options.timeoutMs ?? 20_000;
@@ -59,7 +66,7 @@ export function runtimeContract(options: RuntimeContractOptions): void {
       const double = task('double', (x: { n: number }) => ({ n: x.n * 2 }));
       const describeIt = task('describe', (x: { n: number }) => `n=${x.n}`);
       const c = chain('arith', add, double, describeIt);
-      const runtime = createRuntime({ broker: await options.connect(prefix), store: sqliteStore(db), chains: [c], logger: silentLogger });
+      const runtime = createRuntime({ broker: await options.connect(prefix), store: await options.store(db), chains: [c], logger: silentLogger });
       runtimes.push(runtime);
       await runtime.start();
       const runs = await Promise.all(Array.from({ length: 10 }, (_, i) => runtime.run(c, { n: i })));
@@ -85,7 +92,7 @@ export function runtimeContract(options: RuntimeContractOptions): void {
         { retry: { maxRetries: 5, backoff: { initial: 50, max: 1000, jitter: 'none' } } },
       );
       const c = chain('flaky-chain', flaky);
-      const runtime = createRuntime({ broker: await options.connect(prefix), store: sqliteStore(db), chains: [c], logger: silentLogger });
+      const runtime = createRuntime({ broker: await options.connect(prefix), store: await options.store(db), chains: [c], logger: silentLogger });
       runtimes.push(runtime);
       await runtime.start();
       const run = await runtime.run(c, 'ok');
@@ -110,7 +117,7 @@ export function runtimeContract(options: RuntimeContractOptions): void {
       const c = chain('rollback', step('one'), step('two'), broken);
       const runtime = createRuntime({
         broker: await options.connect(prefix),
-        store: sqliteStore(db),
+        store: await options.store(db),
         chains: [c],
         logger: silentLogger,
         onFailure: (r) => {
@@ -148,7 +155,7 @@ export function runtimeContract(options: RuntimeContractOptions): void {
         { retry: { maxRetries: 3, backoff: { initial: 400, jitter: 'none' } } },
       );
       const c = chain('restart', write, wait);
-      const first = createRuntime({ broker: await options.connect(prefix), store: sqliteStore(db), chains: [c], logger: silentLogger });
+      const first = createRuntime({ broker: await options.connect(prefix), store: await options.store(db), chains: [c], logger: silentLogger });
       await first.start();
       const runs = await Promise.all([1, 2, 3].map((n) => first.run(c, n)));
       await waitFor(() => effects.size === 3, timeoutMs / 2, 'the first steps');
@@ -157,7 +164,7 @@ export function runtimeContract(options: RuntimeContractOptions): void {
       for (const run of runs) expect((await first.getRun(run.id))?.status).toBe('retrying');
       await first.close();
       failFirst = false;
-      const second = createRuntime({ broker: await options.connect(prefix), store: sqliteStore(db), chains: [c], logger: silentLogger });
+      const second = createRuntime({ broker: await options.connect(prefix), store: await options.store(db), chains: [c], logger: silentLogger });
       runtimes.push(second);
       await second.start();
       const results = await Promise.all(runs.map((r) => second.result(r.id)));
@@ -185,7 +192,7 @@ export function runtimeContract(options: RuntimeContractOptions): void {
         consume: (queue, handler, o) => broker.consume(queue, handler, o),
         close: () => broker.close(),
       };
-      const runtime = createRuntime({ broker: doubling, store: sqliteStore(db), chains: [c], logger: silentLogger });
+      const runtime = createRuntime({ broker: doubling, store: await options.store(db), chains: [c], logger: silentLogger });
       runtimes.push(runtime);
       await runtime.start();
       const runs = await Promise.all(Array.from({ length: 5 }, (_, i) => runtime.run(c, i)));
@@ -202,7 +209,7 @@ export function runtimeContract(options: RuntimeContractOptions): void {
       const ok = task('ok', (x: number) => x);
       const c = chain('poison', ok);
       const broker = await options.connect(prefix);
-      const runtime = createRuntime({ broker, store: sqliteStore(db), chains: [c], logger: silentLogger });
+      const runtime = createRuntime({ broker, store: await options.store(db), chains: [c], logger: silentLogger });
       runtimes.push(runtime);
       await runtime.start();
       await broker.publish('taskchart', 'this is not json');

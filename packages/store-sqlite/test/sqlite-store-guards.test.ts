@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { InvalidOptionError, sqliteStore, StoreBusyError, StoreLostError, type RunRecord, type RunWrite, type SqliteStore } from '../src/index.js';
+import { InvalidOptionError, StoreBusyError, StoreLostError, type Claimant, type RunRecord, type RunWrite } from '@taskchart/core';
+import { sqliteStore, type SqliteStore } from '../src/index.js';
 
 const dirs: string[] = [];
 const stores: SqliteStore[] = [];
@@ -26,8 +27,11 @@ afterEach(async () => {
   dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true }));
 });
 
+const writer: Claimant = { owner: 'writer', now: 0, leaseMs: 1_000, hooks: true };
+/** Claims whatever is left once every lease has run out. */
+const sweeper: Claimant = { owner: 'sweeper', now: 10_000, leaseMs: 1_000, hooks: true };
 const create = (id: string): RunWrite => {
-  const record: RunRecord = { id, chain: 'c', status: 'running', version: 1, step: 'a', attempt: 1, snapshot: {}, input: 1, pending: [], createdAt: 1, updatedAt: 1 };
+  const record: RunRecord = { id, chain: 'c', status: 'running', version: 1, step: 'a', attempt: 1, totalAttempts: 1, waiting: [], snapshot: {}, input: 1, createdAt: 1, updatedAt: 1 };
   return { record, expectedVersion: null, history: [], outbox: [{ queue: 'q', body: id }] };
 };
 
@@ -36,19 +40,19 @@ describe('sqlite store: its file deleted or replaced while open', () => {
     const dir = freshDir();
     const path = join(dir, 'runs.db');
     const store = open(path);
-    expect(await store.commit([create('before')])).toMatchObject([{ ok: true }]);
+    expect(await store.commit([create('before')], writer)).toMatchObject([{ ok: true }]);
     rmSync(dir, { recursive: true, force: true });
 
-    const outcomes = await Promise.allSettled([store.commit([create('after')])]);
+    const outcomes = await Promise.allSettled([store.commit([create('after')], writer)]);
     expect(outcomes[0]).toMatchObject({ status: 'rejected', reason: { name: 'StoreLostError', path } });
     const [lost] = outcomes as [PromiseRejectedResult];
     expect(lost.reason).toBeInstanceOf(StoreLostError);
     expect((lost.reason as Error).message).toContain(`sqliteStore: ${path}: the file was deleted (or its folder removed)`);
     // Nothing reports success from now on, reads included.
-    await expect(store.commit([create('later')])).rejects.toThrow(StoreLostError);
+    await expect(store.commit([create('later')], writer)).rejects.toThrow(StoreLostError);
     await expect(store.deleteOutbox([1])).rejects.toThrow(StoreLostError);
     await expect(store.load('before')).rejects.toThrow(StoreLostError);
-    await expect(store.outbox(10)).rejects.toThrow(StoreLostError);
+    await expect(store.claimOutbox(sweeper, 10)).rejects.toThrow(StoreLostError);
     await expect(store.list()).rejects.toThrow(StoreLostError);
   });
 
@@ -56,15 +60,15 @@ describe('sqlite store: its file deleted or replaced while open', () => {
     const dir = freshDir();
     const path = join(dir, 'runs.db');
     const store = open(path);
-    await store.commit([create('r1')]);
+    await store.commit([create('r1')], writer);
     renameSync(path, join(dir, 'moved.db'));
     new Database(path).close();
-    await expect(store.commit([create('r2')])).rejects.toThrow(`sqliteStore: ${path}: the file at this path is not the one the store opened (it was replaced)`);
+    await expect(store.commit([create('r2')], writer)).rejects.toThrow(`sqliteStore: ${path}: the file at this path is not the one the store opened (it was replaced)`);
   });
 
   it('leaves ":memory:" alone', async () => {
     const store = open(':memory:');
-    expect(await store.commit([create('m')])).toMatchObject([{ ok: true }]);
+    expect(await store.commit([create('m')], writer)).toMatchObject([{ ok: true }]);
   });
 });
 
@@ -73,7 +77,7 @@ describe('sqlite store: one store per file in a process', () => {
     const dir = freshDir();
     const path = join(dir, 'runs.db');
     const first = open(path);
-    await first.commit([create('r1')]);
+    await first.commit([create('r1')], writer);
     expect(() => sqliteStore(path)).toThrow(InvalidOptionError);
     expect(() => sqliteStore(path)).toThrow(`sqliteStore: path: ${path} is already open by another sqliteStore of this process: give every runtime of the process that one store object (or close it first)`);
     // The same file under another name is the same file.
@@ -125,8 +129,8 @@ describe('sqlite store: a lock held by another connection', () => {
       lock.release();
     }, 1_000);
     try {
-      const pending = store.commit([create('waited')]);
-      const second = store.commit([create('queued')]);
+      const pending = store.commit([create('waited')], writer);
+      const second = store.commit([create('queued')], writer);
       const result = await pending;
       // It could only have committed after the other connection let go.
       expect(released).toBe(true);
@@ -134,7 +138,7 @@ describe('sqlite store: a lock held by another connection', () => {
       expect(await second).toMatchObject([{ ok: true }]);
       // While it waited (about 1 s), the 10 ms interval kept ticking; a blocking wait gives 0 or 1 tick.
       expect(ticks).toBeGreaterThanOrEqual(10);
-      expect((await store.outbox(10)).map((o) => o.body)).toEqual(['waited', 'queued']);
+      expect((await store.claimOutbox(sweeper, 10)).map((o) => o.body)).toEqual(['waited', 'queued']);
     } finally {
       clearInterval(ticker);
       if (!released) lock.release();
@@ -146,7 +150,7 @@ describe('sqlite store: a lock held by another connection', () => {
     const store = open(path, { busyTimeoutMs: 150 });
     const lock = lockHolder(path);
     try {
-      const error = await store.commit([create('blocked')]).catch((e: unknown) => e);
+      const error = await store.commit([create('blocked')], writer).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(StoreBusyError);
       expect((error as Error).message).toBe(`sqliteStore: ${path}: another connection held the lock for more than busyTimeoutMs (150 ms); nothing was written`);
       await expect(store.deleteOutbox([1])).rejects.toThrow(StoreBusyError);
@@ -154,7 +158,7 @@ describe('sqlite store: a lock held by another connection', () => {
       lock.release();
     }
     expect(await store.load('blocked')).toBeUndefined();
-    expect(await store.commit([create('blocked')])).toMatchObject([{ ok: true }]);
+    expect(await store.commit([create('blocked')], writer)).toMatchObject([{ ok: true }]);
   });
 
   it('states the range of busyTimeoutMs', () => {

@@ -1,0 +1,395 @@
+/**
+ * The client: starts runs, reads them, follows their events and waits for their results. It
+ * consumes nothing (a web process, a CLI, a dashboard). `createRuntime` composes a client with
+ * a worker in one process.
+ */
+import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
+import type { AnyChain, ChainInput, ChainOutput } from '../chain.js';
+import { formatDuration, parseDuration } from '../duration.js';
+import { InvalidOptionError, RunFailedError, RunParkedError, RuntimeStateError, UnknownChainError } from '../errors.js';
+import { assertKnownKeys } from '../known-keys.js';
+import { isTerminal, TERMINAL_STATUSES, type RunQuery, type RunRecord, type RunStatus, type StoredEvent } from '../ports/store.js';
+import type { PersistedChainSnapshot } from '../runtime/decide.js';
+import { asStored, assertJson } from '../runtime/json-value.js';
+import { OutboxRelay } from '../runtime/outbox-relay.js';
+import { EventBus } from '../runtime/plugins.js';
+import { applyRefusal } from '../runtime/refusal.js';
+import { RunEngine } from '../runtime/run-engine.js';
+import { toRunEvent, type RunEvent } from '../runtime/run-events.js';
+import type { ResultOptions, RunHandle, RunInfo, RunInfoPage } from '../runtime/run-info.js';
+import { compileClientOptions, type ClientOptions, type CompiledClientOptions } from '../runtime/runtime-options.js';
+
+export interface StartRunOptions {
+  /** The run's id. Starting twice with one id starts one run (idempotent start). @defaultValue a random UUID */
+  id?: string;
+}
+
+/** Which events `events()` follows. */
+export interface EventsQuery {
+  /** Only this run's events. @defaultValue every run */
+  readonly runId?: string;
+  /** Only runs of this chain. @defaultValue every chain */
+  readonly chain?: string;
+  /** Resume after this event's `cursor` (no gap, no duplicate). @defaultValue from the beginning of the log */
+  readonly after?: string;
+}
+
+interface FeedOptions {
+  /** Whether this process's own commits wake the feed at once. */
+  readonly wake: boolean;
+  readonly signal?: AbortSignal;
+  /** A fixed pause between reads (instead of 50 ms backing off to `resultPoll`). */
+  readonly pollMs?: number;
+  /** Checked before each read after the first: true skips it. */
+  readonly skip?: () => boolean;
+  /** Pause before the first read, too. */
+  readonly delayFirst?: boolean;
+}
+
+type Waiter = { resolve: (record: RunRecord) => void; reject: (error: Error) => void };
+type State = 'open' | 'closing' | 'closed';
+
+/** The first pause of a feed that has nothing new; it doubles up to `resultPoll`. */
+const FIRST_POLL_MS = 50;
+const EVENT_PAGE = 100;
+const EVENTS_QUERY_KEYS = ['runId', 'chain', 'after'] as const;
+const RESULT_OPTION_KEYS = ['timeout'] as const;
+/** Whether `result()` of a run with this status settles now: terminal, or parked. */
+const isSettled = (status: RunStatus) => isTerminal(status) || status === 'parked';
+
+/** Parts a runtime hands its client: the worker half is built on the same engine and relay. */
+export interface ClientHooks {
+  /** Called by `close()` after in-flight work drained, before the broker and store close. */
+  readonly beforeRelease?: () => void;
+}
+
+export class Client {
+  /** @internal The commit point (decider + compare-and-swap + events), shared with the worker half. */
+  readonly engine: RunEngine;
+  /** @internal The outbox relay, shared with the worker half. */
+  readonly relay: OutboxRelay;
+  /** @internal In-process run events. */
+  readonly bus: EventBus;
+  private readonly waiters = new Map<string, Set<Waiter>>();
+  private readonly wakers = new Set<() => void>();
+  private readonly closing = new AbortController();
+  private closed: Promise<void> | undefined;
+  private state: State = 'open';
+
+  constructor(
+    /** @internal */ readonly options: CompiledClientOptions,
+    private readonly hooks: ClientHooks = {},
+  ) {
+    const o = options;
+    // Every pending events() feed and result() listens to the closing signal.
+    setMaxListeners(0, this.closing.signal);
+    this.bus = new EventBus(o.plugins, o.logger);
+    this.relay = new OutboxRelay({
+      broker: o.broker,
+      store: o.store,
+      clock: o.clock,
+      signingKey: o.signingKey,
+      plugins: o.plugins,
+      owner: randomUUID(),
+      leaseMs: o.outboxLeaseMs,
+      sweepMs: o.outboxSweepMs,
+      logger: o.logger,
+      onRefused: (entry, refusal) => applyRefusal(this.engine, entry, refusal),
+    });
+    this.engine = new RunEngine(o.store, o.chains, o.clock, this.relay, (record) => this.settle(record), !o.broker.capabilities.durable, this.bus);
+    // A feed of this process wakes as soon as this process commits something.
+    this.bus.on('*', () => {
+      for (const wake of [...this.wakers]) wake();
+    });
+  }
+
+  private get label(): string {
+    return this.options.label;
+  }
+
+  /** Starts a run of `chain` with `input`. Resolves once the run is durably recorded (and its first step published). */
+  async run<C extends AnyChain>(chain: C, input: ChainInput<C>, options: StartRunOptions = {}): Promise<RunHandle<ChainOutput<C>>> {
+    const call = `${this.label}.run()`;
+    if (this.state !== 'open') throw new RuntimeStateError(`${call}: the ${this.label} is ${this.state}`);
+    const known = this.options.chains.get(chain?.name);
+    if (!known || known !== chain) throw new UnknownChainError(`${call}: chain "${chain?.name}" was not given to ${this.options.factory}({ chains })`);
+    if (!options || typeof options !== 'object') throw new InvalidOptionError(`${call}: options`, 'must be an object { id? }');
+    assertKnownKeys(options, ['id'], call);
+    const id = options.id ?? randomUUID();
+    if (typeof id !== 'string' || id.length === 0 || id.length > 200) throw new InvalidOptionError(`${call}: id`, 'must be a non-empty string of at most 200 characters');
+    assertJson(input, `${call}: input of chain "${chain.name}"`);
+    const created = await this.engine.create(chain, id, asStored(input));
+    if (!created) {
+      const existing = await this.options.store.load(id);
+      if (existing && existing.chain !== chain.name) {
+        throw new InvalidOptionError(`${call}: id`, `run "${id}" already exists for chain "${existing.chain}", not "${chain.name}"`);
+      }
+    }
+    return { id, chain: chain.name, result: (opts?: ResultOptions) => this.result(id, opts) as Promise<ChainOutput<C>> };
+  }
+
+  /** A run's status, current step, attempts, history and outcome; `undefined` for an unknown id. */
+  async getRun(id: string): Promise<RunInfo | undefined> {
+    const record = await this.options.store.load(id);
+    if (!record) return undefined;
+    return { ...toInfo(record), history: await this.options.store.history(id) };
+  }
+
+  /** Runs, newest first, without their history, a page at a time: pass `next` as `cursor` for the next page. */
+  async listRuns(query: RunQuery = {}): Promise<RunInfoPage> {
+    assertKnownKeys(query, ['status', 'chain', 'createdAfter', 'createdBefore', 'limit', 'cursor'], `${this.label}.listRuns()`);
+    const page = await this.options.store.list(query);
+    return { runs: page.runs.map(toInfo), ...(page.next === undefined ? {} : { next: page.next }) };
+  }
+
+  /**
+   * Every event of the runs `query` selects, whichever process committed it: replays the store's
+   * event log, then follows it (reading it again 50 ms after an empty read, backing off to
+   * `resultPoll`). Ends when the loop breaks (or `return()` is called) or the client closes.
+   * Resume after a restart with `after: lastEvent.cursor`.
+   */
+  events(query: EventsQuery = {}): AsyncGenerator<RunEvent, void, undefined> {
+    if (!query || typeof query !== 'object') throw new InvalidOptionError(`${this.label}.events(): query`, 'must be an object { runId?, chain?, after? }');
+    assertKnownKeys(query, EVENTS_QUERY_KEYS, `${this.label}.events()`);
+    return this.feed(query, { wake: true });
+  }
+
+  private async *feed(query: EventsQuery, { wake, signal, pollMs, skip, delayFirst }: FeedOptions): AsyncGenerator<RunEvent, void, undefined> {
+    let after = query.after;
+    let pauseMs = pollMs ?? FIRST_POLL_MS;
+    const stopped = () => this.closing.signal.aborted || signal?.aborted === true;
+    if (delayFirst) await this.pause(pauseMs, wake, signal);
+    for (let reads = 0; !stopped(); reads++) {
+      if (reads > 0 && skip?.()) {
+        await this.pause(pauseMs, wake, signal);
+        continue;
+      }
+      let page: StoredEvent[];
+      try {
+        page = await this.options.store.events({
+          ...(after === undefined ? {} : { after }),
+          ...(query.runId === undefined ? {} : { runId: query.runId }),
+          ...(query.chain === undefined ? {} : { chain: query.chain }),
+          limit: EVENT_PAGE,
+        });
+      } catch (error) {
+        if (error instanceof Error && error.name === 'StoreLostError') throw error;
+        this.options.logger.warn('could not read the event log; reading it again later', { error: String(error) });
+        page = [];
+      }
+      for (const stored of page) {
+        after = stored.cursor;
+        yield toRunEvent(stored);
+      }
+      if (page.length >= EVENT_PAGE) continue;
+      pauseMs = pollMs ?? (page.length > 0 ? FIRST_POLL_MS : Math.min(pauseMs * 2, this.options.resultPollMs));
+      await this.pause(pauseMs, wake, signal);
+    }
+  }
+
+  /** Waits `ms` (a real-time poll period), or less when the client closes, `signal` aborts or (with `wake`) this process commits. */
+  private pause(ms: number, wake: boolean, signal: AbortSignal | undefined): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wakers.delete(done);
+        this.closing.signal.removeEventListener('abort', done);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      if (wake) this.wakers.add(done);
+      this.closing.signal.addEventListener('abort', done);
+      signal?.addEventListener('abort', done);
+    });
+  }
+
+  /**
+   * The run's result: resolves with the chain's output, rejects with `RunFailedError` (failed or
+   * compensated) or `RunParkedError` (parked). Waits on the run's events: this process's own, and
+   * the store's event log for what other processes commit. Rejects with `RuntimeStateError` at
+   * once when nothing can finish the run (this process consumes no queue and the broker is in
+   * memory), and after `timeout` when given.
+   */
+  async result(id: string, options: ResultOptions = {}): Promise<unknown> {
+    const call = `${this.label}.result()`;
+    if (!options || typeof options !== 'object') throw new InvalidOptionError(`${call}: options`, 'must be an object { timeout? }');
+    assertKnownKeys(options, RESULT_OPTION_KEYS, call);
+    const timeoutMs = options.timeout === undefined ? undefined : parseDuration(options.timeout, `${call}: timeout`, { allowZero: false });
+    // The in-process waiter is registered before the load: a commit that settles the run meanwhile is not missed.
+    const wait = this.waitFor(id);
+    try {
+      const record = await this.options.store.load(id);
+      if (!record) throw new InvalidOptionError(`${call}: id`, `no run "${id}"`);
+      if (isSettled(record.status)) {
+        wait.cancel();
+        return outcome(record);
+      }
+      if (!this.options.consumes && !this.options.broker.capabilities.durable) {
+        throw new RuntimeStateError(
+          `${call}: run "${id}" (chain "${record.chain}") is ${record.status} and nothing can finish it: this ${this.label} consumes no queue and its broker keeps messages in this process only, ` +
+            "so no worker anywhere receives them. Start a runtime that consumes the chain's queues on this broker, or use a broker shared between processes (AMQP, SQS)",
+        );
+      }
+      if (this.state !== 'open') throw new RuntimeStateError(`${call}: the ${this.label} is ${this.state}`);
+      wait.follow(record, timeoutMs, call);
+    } catch (error) {
+      wait.cancel();
+      throw error;
+    }
+    return outcome(await wait.settled);
+  }
+
+  /**
+   * Registers a waiter for run `id`: `settled` resolves when this process commits the run to a
+   * terminal status (or parks it); `follow()` also follows the store's event log (other
+   * processes' commits) and starts the timeout; `cancel()` drops it unsettled.
+   */
+  private waitFor(id: string): { settled: Promise<RunRecord>; follow: (record: RunRecord, timeoutMs: number | undefined, call: string) => void; cancel: () => void } {
+    const stop = new AbortController();
+    let timer: ReturnType<CompiledClientOptions['clock']['setTimeout']> | undefined;
+    let waiter!: Waiter;
+    const finish = () => {
+      stop.abort();
+      if (timer !== undefined) this.options.clock.clearTimeout(timer);
+      const set = this.waiters.get(id);
+      set?.delete(waiter);
+      if (set?.size === 0) this.waiters.delete(id);
+    };
+    const settled = new Promise<RunRecord>((resolve, reject) => {
+      waiter = {
+        resolve: (r) => {
+          finish();
+          resolve(r);
+        },
+        reject: (e) => {
+          finish();
+          reject(e);
+        },
+      };
+    });
+    let set = this.waiters.get(id);
+    if (!set) this.waiters.set(id, (set = new Set()));
+    set.add(waiter);
+
+    const follow = (record: RunRecord, timeoutMs: number | undefined, call: string) => {
+      if (timeoutMs !== undefined) {
+        timer = this.options.clock.setTimeout(() => {
+          void this.options.store.load(id).then(
+            (now) => {
+              if (now && isSettled(now.status)) return waiter.resolve(now);
+              const where = now?.step === undefined ? '' : ` at step "${now.step}" (attempt ${now.attempt})`;
+              waiter.reject(
+                new RuntimeStateError(
+                  `${call}: run "${id}" (chain "${record.chain}") did not finish within ${formatDuration(timeoutMs)}: it is ${now?.status ?? record.status}${where}. ` +
+                    'Is a worker consuming its queues? The run itself goes on.',
+                ),
+              );
+            },
+            (error: unknown) => waiter.reject(asError(error)),
+          );
+        }, timeoutMs);
+      }
+      // Other processes' commits reach this one through the store's event log. A process that
+      // consumes the queues itself sees most transitions in process: it reads the log once a
+      // period, and not at all for a run it advanced within the last period.
+      const consumes = this.options.consumes;
+      const period = this.options.resultPollMs;
+      const feed = this.feed(
+        { runId: id },
+        {
+          wake: false,
+          signal: stop.signal,
+          ...(consumes ? { pollMs: period, delayFirst: true, skip: () => this.engine.recentlyAdvanced(id, this.options.clock.now() - period) } : {}),
+        },
+      );
+      void (async () => {
+        for await (const event of feed) {
+          if (event.type !== 'run.completed' && event.type !== 'run.failed' && event.type !== 'run.compensated' && event.type !== 'run.parked') continue;
+          const now = await this.options.store.load(id);
+          if (now && isSettled(now.status)) return waiter.resolve(now);
+        }
+      })().catch((error: unknown) => waiter.reject(asError(error)));
+    };
+    return { settled, follow, cancel: finish };
+  }
+
+  /** @internal A run this process committed to a terminal status or parked: its `result()` calls settle. */
+  settle(record: RunRecord): void {
+    const set = this.waiters.get(record.id);
+    if (!set) return;
+    for (const w of [...set]) w.resolve(record);
+  }
+
+  /** @internal Fails every pending `result()` with `error` (the store is lost). */
+  failWaiters(error: Error): void {
+    for (const set of [...this.waiters.values()]) for (const w of [...set]) w.reject(error);
+  }
+
+  /**
+   * Lets in-flight commits finish and publishes what they caused, ends every `events()` feed,
+   * rejects pending `result()` calls with `RuntimeStateError`, then closes the broker and the
+   * store. Every call resolves once closed.
+   */
+  close(): Promise<void> {
+    this.closed ??= this.closeOnce();
+    return this.closed;
+  }
+
+  private async closeOnce(): Promise<void> {
+    this.state = 'closing';
+    await this.engine.drain();
+    await this.relay.stop();
+    this.closing.abort(new RuntimeStateError(`${this.label} closed`));
+    for (const [id, set] of [...this.waiters]) {
+      for (const w of [...set]) w.reject(new RuntimeStateError(`${this.label} closed before run "${id}" finished; it resumes when a runtime starts on the same store`));
+    }
+    this.waiters.clear();
+    this.hooks.beforeRelease?.();
+    await this.options.broker.close();
+    await this.options.store.close();
+    this.state = 'closed';
+  }
+}
+
+/** Creates a client: it starts, reads and follows runs, and consumes nothing. */
+export function createClient(options: ClientOptions): Client {
+  return new Client(compileClientOptions(options));
+}
+
+export function toInfo(record: RunRecord): Omit<RunInfo, 'history'> {
+  const failure = (record.snapshot as PersistedChainSnapshot | undefined)?.context?.failure;
+  return {
+    id: record.id,
+    chain: record.chain,
+    status: record.status,
+    step: record.step,
+    attempts: record.attempt,
+    totalAttempts: record.totalAttempts,
+    input: record.input,
+    ...('output' in record ? { output: record.output } : {}),
+    ...(record.error ? { error: record.error } : {}),
+    ...(record.failedTask ? { failedTask: record.failedTask } : {}),
+    ...(failure && record.status !== 'completed' ? { failedStep: failure.step, failedAttempts: failure.attempts } : {}),
+    createdAt: record.createdAt,
+    updatedAt: record.updatedAt,
+  };
+}
+
+function outcome(record: RunRecord): unknown {
+  if (record.status === 'completed') return record.output;
+  if (record.status === 'parked') {
+    const prefix = `run "${record.id}" (chain "${record.chain}") is parked: `;
+    const message = record.error?.message ?? '';
+    throw new RunParkedError(record.id, record.chain, message.startsWith(prefix) ? message.slice(prefix.length) : message || 'the loaded definition cannot continue it');
+  }
+  const context = (record.snapshot as PersistedChainSnapshot).context;
+  const failure = context.failure;
+  if (!TERMINAL_STATUSES.includes(record.status) || !failure) throw new RuntimeStateError(`run "${record.id}" is ${record.status}`);
+  throw new RunFailedError(record.id, record.status as 'failed' | 'compensated', failure);
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}

@@ -1,0 +1,141 @@
+/**
+ * Plugins and in-process event listeners. A plugin hooks run events (`onEvent`), the durable
+ * `onFailure` report and each task attempt (`wrapAttempt`). A plugin or listener that throws is
+ * logged with its name; the run goes on.
+ */
+import type { RunEventType } from '../ports/store.js';
+import { InvalidOptionError } from '../errors.js';
+import { assertKnownKeys } from '../known-keys.js';
+import type { FailureReport } from './failure-report.js';
+import type { RunEvent, RunEventOf } from './run-events.js';
+import type { Logger } from './runtime-options.js';
+
+/** What `wrapAttempt` is told about the attempt it wraps. */
+export interface AttemptContext {
+  readonly runId: string;
+  readonly chain: string;
+  readonly step: string;
+  readonly task: string;
+  readonly attempt: number;
+  /** True for an attempt of a compensation. */
+  readonly compensation: boolean;
+}
+
+/** How an attempt ended, as `wrapAttempt`'s `next()` resolves it (it never rejects). */
+export type AttemptOutcome = { readonly ok: true } | { readonly ok: false; readonly error: { readonly name: string; readonly message: string } };
+
+export interface Plugin {
+  /** Names the plugin in logs when one of its hooks throws. */
+  readonly name: string;
+  /** Every run event this process commits (in process, after the commit). */
+  readonly onEvent?: (event: RunEvent) => void | Promise<void>;
+  /**
+   * A step or compensation failed for good, or a run was parked. Durable and at least once: the
+   * report is kept in the store's outbox until a process with an `onFailure` hook has called it.
+   */
+  readonly onFailure?: (report: FailureReport) => void | Promise<void>;
+  /**
+   * Wraps each task attempt run by this process (spans, isolation scopes, breadcrumbs). Call
+   * `next()` exactly once and return what it resolves; it never rejects. A wrapper that throws
+   * is logged, and the attempt runs unwrapped if it did not run yet.
+   */
+  readonly wrapAttempt?: (ctx: AttemptContext, next: () => Promise<AttemptOutcome>) => Promise<AttemptOutcome>;
+}
+
+const PLUGIN_KEYS = ['name', 'onEvent', 'onFailure', 'wrapAttempt'] as const;
+
+/** Validates `plugins` (and folds the `onFailure` option in as one more plugin). */
+export function compilePlugins(plugins: unknown, onFailure: unknown, owner: string): readonly Plugin[] {
+  if (plugins !== undefined && !Array.isArray(plugins)) throw new InvalidOptionError(`${owner}: plugins`, 'must be an array of plugins');
+  const out: Plugin[] = [];
+  ((plugins as unknown[] | undefined) ?? []).forEach((p, i) => {
+    const at = `${owner}: plugins[${i}]`;
+    if (!p || typeof p !== 'object') throw new InvalidOptionError(at, 'must be an object { name, onEvent?, onFailure?, wrapAttempt? }');
+    assertKnownKeys(p, PLUGIN_KEYS, at);
+    const plugin = p as Record<string, unknown>;
+    if (typeof plugin['name'] !== 'string' || plugin['name'].length === 0) throw new InvalidOptionError(`${at}.name`, 'must be a non-empty string');
+    for (const hook of ['onEvent', 'onFailure', 'wrapAttempt']) {
+      if (plugin[hook] !== undefined && typeof plugin[hook] !== 'function') throw new InvalidOptionError(`${at}.${hook}`, 'must be a function');
+    }
+    out.push(p as Plugin);
+  });
+  if (onFailure !== undefined) {
+    if (typeof onFailure !== 'function') throw new InvalidOptionError(`${owner}: onFailure`, 'must be a function');
+    out.push({ name: 'onFailure', onFailure: onFailure as Plugin['onFailure'] & object });
+  }
+  return out;
+}
+
+type Listener = (event: RunEvent) => void | Promise<void>;
+
+/** In-process delivery of run events to `on()` listeners and plugins. Never throws. */
+export class EventBus {
+  private readonly listeners = new Map<RunEventType | '*', Set<Listener>>();
+
+  constructor(
+    private readonly plugins: readonly Plugin[],
+    private readonly logger: Logger,
+  ) {}
+
+  on<T extends RunEventType | '*'>(type: T, fn: (event: T extends RunEventType ? RunEventOf<T> : RunEvent) => void | Promise<void>): () => void {
+    let set = this.listeners.get(type);
+    if (!set) this.listeners.set(type, (set = new Set()));
+    const listener = fn as Listener;
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+    };
+  }
+
+  emit(events: readonly RunEvent[]): void {
+    for (const event of events) {
+      for (const plugin of this.plugins) if (plugin.onEvent) this.call(`plugin "${plugin.name}" onEvent`, event, plugin.onEvent);
+      for (const set of [this.listeners.get(event.type), this.listeners.get('*')]) {
+        for (const fn of set ?? []) this.call(`runtime.on("${event.type}") listener`, event, fn);
+      }
+    }
+  }
+
+  private call(who: string, event: RunEvent, fn: Listener): void {
+    const fail = (error: unknown) => this.logger.error(`${who} threw; the run goes on`, { runId: event.runId, event: event.type, error: String(error) });
+    try {
+      const result = fn(event);
+      if (result instanceof Promise) result.then(undefined, fail);
+    } catch (error) {
+      fail(error);
+    }
+  }
+}
+
+/** Calls every plugin's `onFailure` with `report`; each throw is logged with its plugin's name. */
+export async function callFailureHooks(plugins: readonly Plugin[], report: FailureReport, logger: Logger): Promise<void> {
+  for (const plugin of plugins) {
+    if (!plugin.onFailure) continue;
+    try {
+      await plugin.onFailure(report);
+    } catch (error) {
+      logger.error(`plugin "${plugin.name}" onFailure threw`, { runId: report.runId, error: String(error) });
+    }
+  }
+}
+
+/** Runs `attempt` inside every plugin's `wrapAttempt`, the first plugin outermost. */
+export function wrapAttempt(plugins: readonly Plugin[], ctx: AttemptContext, attempt: () => Promise<AttemptOutcome>, logger: Logger): Promise<AttemptOutcome> {
+  let next = attempt;
+  for (const plugin of [...plugins].reverse()) {
+    const wrap = plugin.wrapAttempt;
+    if (!wrap) continue;
+    const inner = next;
+    next = async () => {
+      let ran: Promise<AttemptOutcome> | undefined;
+      const once = () => (ran ??= inner());
+      try {
+        return await wrap(ctx, once);
+      } catch (error) {
+        logger.error(`plugin "${plugin.name}" wrapAttempt threw; the attempt's own outcome stands`, { runId: ctx.runId, step: ctx.step, attempt: ctx.attempt, error: String(error) });
+        return once();
+      }
+    };
+  }
+  return next();
+}

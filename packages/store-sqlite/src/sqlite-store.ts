@@ -1,0 +1,497 @@
+import { resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import {
+  assertKnownKeys,
+  InvalidOptionError,
+  StoreBusyError,
+  StoreLostError,
+  TaskchartError,
+  type Claimant,
+  type EventQuery,
+  type HistoryEntry,
+  type OutboxEntry,
+  type PublishOptions,
+  type RunPage,
+  type RunQuery,
+  type RunRecord,
+  type RunStatus,
+  type RunWrite,
+  type SerializedError,
+  type Store,
+  type StoredEvent,
+  type WaitingFor,
+  type WriteResult,
+} from '@taskchart/core';
+import { isBusy, NATIVE_BUSY_TIMEOUT_MS, whileBusy, type BusyWait } from './sqlite-busy.js';
+import { hold, identify, isHeld, sameFile, type FileIdentity } from './sqlite-file.js';
+import { prepareSchema } from './sqlite-migrate.js';
+
+export interface SqliteStoreOptions {
+  /**
+   * SQLite's `synchronous` pragma. `'NORMAL'` with WAL survives a process crash (a commit is in
+   * the WAL before it returns) but may lose the last commits on a power loss; `'FULL'` survives
+   * both, at a cost in commits per second. @defaultValue 'NORMAL'
+   */
+  synchronous?: 'NORMAL' | 'FULL';
+  /**
+   * How long a call waits for a lock another connection holds, in milliseconds, from 0 to
+   * 3,600,000 (an hour); then it rejects with a `StoreBusyError` and writes nothing. The wait
+   * does not block the event loop: SQLite itself waits at most 5 ms per try, and the store tries
+   * again after a pause (1 ms doubling to 25 ms). @defaultValue 5000
+   */
+  busyTimeoutMs?: number;
+}
+
+const OPTION_KEYS = ['synchronous', 'busyTimeoutMs'];
+const BUSY_TIMEOUT_MAX_MS = 3_600_000;
+/** `list()` and `events()` page sizes. */
+const DEFAULT_LIMIT = 100;
+const MAX_LIMIT = 1000;
+
+interface RunRow {
+  id: string;
+  chain: string;
+  status: string;
+  version: number;
+  step: string | null;
+  attempt: number;
+  total_attempts: number;
+  snapshot: string;
+  input: string | null;
+  output: string | null;
+  error: string | null;
+  failed_task: string | null;
+  waiting: string;
+  created_at: number;
+  updated_at: number;
+}
+
+interface HistoryRow {
+  seq: number;
+  run_id: string;
+  chain: string;
+  entries: string;
+}
+
+interface OutboxRow {
+  id: number;
+  run_id: string;
+  queue: string | null;
+  body: string;
+  options: string | null;
+}
+
+const json = (value: unknown): string | null => (value === undefined ? null : JSON.stringify(value));
+const parse = <T>(text: string | null): T | undefined => (text === null ? undefined : (JSON.parse(text) as T));
+
+function toRecord(row: RunRow): RunRecord {
+  const output = parse<unknown>(row.output);
+  const error = parse<SerializedError>(row.error);
+  return {
+    id: row.id,
+    chain: row.chain,
+    status: row.status as RunStatus,
+    version: row.version,
+    step: row.step ?? undefined,
+    attempt: row.attempt,
+    totalAttempts: row.total_attempts,
+    waiting: JSON.parse(row.waiting) as WaitingFor[],
+    snapshot: JSON.parse(row.snapshot) as unknown,
+    input: parse<unknown>(row.input),
+    ...(row.output !== null ? { output } : {}),
+    ...(error ? { error } : {}),
+    ...(row.failed_task !== null ? { failedTask: row.failed_task } : {}),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function toOutboxEntry(o: OutboxRow): OutboxEntry {
+  const options = parse<PublishOptions>(o.options);
+  return { id: o.id, runId: o.run_id, queue: o.queue, body: o.body, ...(options ? { options } : {}) };
+}
+
+/**
+ * Event cursors are `seq:index` (the history row, the entry in it), zero-padded so that they
+ * also order as strings.
+ */
+const eventCursor = (seq: number, index: number) => `${String(seq).padStart(16, '0')}:${String(index).padStart(4, '0')}`;
+function parseEventCursor(cursor: string): [number, number] {
+  const m = /^(\d{1,16}):(\d{1,6})$/.exec(cursor);
+  if (!m) throw new InvalidOptionError('sqliteStore: events: after', `must be a cursor this store returned, got ${JSON.stringify(cursor)}`);
+  return [Number(m[1]), Number(m[2])];
+}
+
+/** Run-list cursors: the last run's (created_at, id), as base64url JSON. */
+const listCursor = (run: RunRecord) => Buffer.from(JSON.stringify([run.createdAt, run.id])).toString('base64url');
+function parseListCursor(cursor: string): [number, string] {
+  try {
+    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
+    if (Array.isArray(value) && value.length === 2 && Number.isFinite(value[0]) && typeof value[1] === 'string') return [value[0] as number, value[1]];
+  } catch {
+    // reported below
+  }
+  throw new InvalidOptionError('sqliteStore: list: cursor', `must be the \`next\` of a page this store returned, got ${JSON.stringify(cursor)}`);
+}
+
+function checkLimit(limit: number | undefined, option: string): number {
+  const value = limit ?? DEFAULT_LIMIT;
+  if (!Number.isInteger(value) || value < 1 || value > MAX_LIMIT) throw new InvalidOptionError(`sqliteStore: ${option}`, `must be a whole number from 1 to ${MAX_LIMIT}, got ${String(limit)}`);
+  return value;
+}
+
+function checkClaimant(claimant: Claimant): void {
+  if (typeof claimant?.owner !== 'string' || claimant.owner.length === 0) throw new InvalidOptionError('sqliteStore: claimant.owner', 'must be a non-empty string');
+  if (!Number.isFinite(claimant.now)) throw new InvalidOptionError('sqliteStore: claimant.now', `must be epoch milliseconds, got ${String(claimant.now)}`);
+  if (!Number.isFinite(claimant.leaseMs) || claimant.leaseMs <= 0) throw new InvalidOptionError('sqliteStore: claimant.leaseMs', `must be a positive number of milliseconds, got ${String(claimant.leaseMs)}`);
+}
+
+/**
+ * The embedded default store: one SQLite file in WAL mode (better-sqlite3). A batch of writes
+ * commits in one transaction, so many transitions share one fsync-free WAL append.
+ *
+ * Several processes on one host may share one file (a web process and its workers): writes are
+ * compare-and-swap on the run's version, outbox entries are claimed with a lease, and a call that
+ * meets another process's lock waits for it (`busyTimeoutMs`) without blocking the event loop.
+ * Within one process, one store per file: opening a second store on a file a store of this
+ * process holds open throws (share the store object instead). Before every write the store checks
+ * that its file is still the one at its path; once it is not (deleted, its folder removed,
+ * replaced), every call rejects with a `StoreLostError`. A version 1 file is upgraded in place
+ * when it is opened.
+ */
+export class SqliteStore implements Store {
+  readonly db: Database.Database;
+  /** The file's absolute path (`":memory:"` for an in-memory database). */
+  readonly path: string;
+  private readonly stmts;
+  private readonly commitBatch: Database.Transaction<(writes: readonly RunWrite[], claimant: Claimant) => WriteResult[]>;
+  private readonly deleteRanges: Database.Transaction<(ranges: ReadonlyArray<readonly [number, number]>) => void>;
+  private readonly busy: BusyWait;
+  /** The file opened, and how to release it; undefined for `:memory:`. */
+  private readonly file: { readonly identity: FileIdentity; readonly release: () => void } | undefined;
+  /** Writes waiting for another connection's lock, in call order: later writes queue behind. */
+  private writeTail: Promise<unknown> | undefined;
+  private closed = false;
+  private lost: string | undefined;
+
+  constructor(path: string, options: SqliteStoreOptions = {}) {
+    if (typeof path !== 'string' || path.length === 0) throw new InvalidOptionError('sqliteStore: path', 'must be a file path (or ":memory:")');
+    assertKnownKeys(options, OPTION_KEYS, 'sqliteStore');
+    const synchronous = options.synchronous ?? 'NORMAL';
+    if (synchronous !== 'NORMAL' && synchronous !== 'FULL') throw new InvalidOptionError('sqliteStore: synchronous', `must be 'NORMAL' or 'FULL', got ${String(synchronous)}`);
+    const busy = options.busyTimeoutMs ?? 5_000;
+    if (!Number.isInteger(busy) || busy < 0 || busy > BUSY_TIMEOUT_MAX_MS) {
+      throw new InvalidOptionError('sqliteStore: busyTimeoutMs', `must be a whole number of milliseconds between 0 and ${BUSY_TIMEOUT_MAX_MS} (an hour), got ${String(busy)}`);
+    }
+    const inMemory = path === ':memory:';
+    this.path = inMemory ? path : resolve(path);
+    const before = inMemory ? undefined : identify(this.path);
+    if (before && isHeld(before)) {
+      throw new InvalidOptionError(
+        'sqliteStore: path',
+        `${this.path} is already open by another sqliteStore of this process: give every runtime of the process that one store object (or close it first); two stores on one file re-dispatch each other's steps`,
+      );
+    }
+
+    this.db = new Database(this.path);
+    try {
+      // Opening waits for the lock as long as allowed (it runs once, before any work).
+      this.db.pragma(`busy_timeout = ${busy}`);
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma(`synchronous = ${synchronous}`);
+      prepareSchema(this.db, this.path);
+      // From here on, SQLite's own (event-loop blocking) wait stays short; see `whileBusy`.
+      this.db.pragma(`busy_timeout = ${Math.min(busy, NATIVE_BUSY_TIMEOUT_MS)}`);
+      const identity = inMemory ? undefined : identify(this.path);
+      if (!inMemory && !identity) throw new StoreLostError(this.path, 'the file disappeared while it was being opened');
+      this.file = identity && { identity, release: hold(identity, { isOpen: () => !this.closed && this.db.open }) };
+    } catch (error) {
+      this.db.close();
+      throw error;
+    }
+    this.busy = {
+      timeoutMs: busy,
+      beforeTry: () => this.assertOpen(),
+      timedOut: () => new StoreBusyError(this.path, busy),
+    };
+
+    const db = this.db;
+    this.stmts = {
+      insertRun: db.prepare(
+        `INSERT INTO taskchart_runs (id, chain, status, version, step, attempt, total_attempts, snapshot, input, output, error, failed_task, waiting, created_at, updated_at)
+         VALUES (@id, @chain, @status, @version, @step, @attempt, @total_attempts, @snapshot, @input, @output, @error, @failed_task, @waiting, @created_at, @updated_at)
+         ON CONFLICT (id) DO NOTHING`,
+      ),
+      updateRun: db.prepare(
+        `UPDATE taskchart_runs SET status = @status, version = @version, step = @step, attempt = @attempt, total_attempts = @total_attempts,
+           snapshot = @snapshot, output = @output, error = @error, failed_task = @failed_task, waiting = @waiting, updated_at = @updated_at
+         WHERE id = @id AND version = @expected`,
+      ),
+      insertHistory: db.prepare('INSERT INTO taskchart_history (run_id, chain, at, entries) VALUES (?, ?, ?, ?)'),
+      insertOutbox: db.prepare('INSERT INTO taskchart_outbox (run_id, queue, body, options, claimed_by, claimed_until) VALUES (?, ?, ?, ?, ?, ?)'),
+      claimOutbox: db.prepare<{ owner: string; now: number; until: number; limit: number }, OutboxRow>(
+        `UPDATE taskchart_outbox SET claimed_by = @owner, claimed_until = @until
+         WHERE id IN (SELECT id FROM taskchart_outbox WHERE claimed_until <= @now ORDER BY id LIMIT @limit)
+         RETURNING id, run_id, queue, body, options`,
+      ),
+      claimTaskOutbox: db.prepare<{ owner: string; now: number; until: number; limit: number }, OutboxRow>(
+        `UPDATE taskchart_outbox SET claimed_by = @owner, claimed_until = @until
+         WHERE id IN (SELECT id FROM taskchart_outbox WHERE claimed_until <= @now AND queue IS NOT NULL ORDER BY id LIMIT @limit)
+         RETURNING id, run_id, queue, body, options`,
+      ),
+      deleteOutbox: db.prepare('DELETE FROM taskchart_outbox WHERE id = ?'),
+      deleteOutboxRange: db.prepare('DELETE FROM taskchart_outbox WHERE id BETWEEN ? AND ?'),
+      load: db.prepare<[string], RunRow>('SELECT * FROM taskchart_runs WHERE id = ?'),
+      history: db.prepare<[string], Pick<HistoryRow, 'entries'>>('SELECT entries FROM taskchart_history WHERE run_id = ? ORDER BY seq'),
+    };
+
+    this.commitBatch = db.transaction((writes: readonly RunWrite[], claimant: Claimant) => writes.map((w) => this.applyWrite(w, claimant)));
+    this.deleteRanges = db.transaction((ranges: ReadonlyArray<readonly [number, number]>) => {
+      for (const [start, end] of ranges) {
+        if (start === end) this.stmts.deleteOutbox.run(start);
+        else this.stmts.deleteOutboxRange.run(start, end);
+      }
+    });
+  }
+
+  private applyWrite(write: RunWrite, claimant: Claimant): WriteResult {
+    const r = write.record;
+    const row = {
+      id: r.id,
+      chain: r.chain,
+      status: r.status,
+      version: r.version,
+      step: r.step ?? null,
+      attempt: r.attempt,
+      total_attempts: r.totalAttempts,
+      snapshot: JSON.stringify(r.snapshot),
+      input: json(r.input),
+      output: json(r.output),
+      error: json(r.error),
+      failed_task: r.failedTask ?? null,
+      waiting: JSON.stringify(r.waiting),
+      created_at: r.createdAt,
+      updated_at: r.updatedAt,
+    };
+    if (write.expectedVersion === null) {
+      if (this.stmts.insertRun.run(row).changes === 0) return { ok: false, reason: 'exists' };
+    } else if (this.stmts.updateRun.run({ ...row, expected: write.expectedVersion }).changes === 0) {
+      return { ok: false, reason: 'conflict' };
+    }
+    const cursors: string[] = [];
+    if (write.history.length > 0) {
+      const seq = Number(this.stmts.insertHistory.run(r.id, r.chain, r.updatedAt, JSON.stringify(write.history)).lastInsertRowid);
+      write.history.forEach((_, i) => cursors.push(eventCursor(seq, i)));
+    }
+    const until = claimant.now + claimant.leaseMs;
+    const outbox: OutboxEntry[] = [];
+    for (const o of write.outbox) {
+      // A hook entry (queue null) is claimed only by a committer that calls hooks; else it waits for one that does.
+      const claim = o.queue !== null || claimant.hooks;
+      const id = Number(this.stmts.insertOutbox.run(r.id, o.queue, o.body, json(o.options), claim ? claimant.owner : null, claim ? until : 0).lastInsertRowid);
+      if (claim) outbox.push({ id, runId: r.id, queue: o.queue, body: o.body, ...(o.options ? { options: o.options } : {}) });
+    }
+    return { ok: true, outbox, cursors };
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new TaskchartError(`sqliteStore: ${this.path} is closed`);
+    if (this.lost !== undefined) throw new StoreLostError(this.path, this.lost);
+  }
+
+  /** Throws (and refuses every later call) once the file at the store's path is not the one it opened. */
+  private assertFileKept(): void {
+    if (!this.file) return;
+    let now: FileIdentity | undefined;
+    try {
+      now = identify(this.path);
+      if (!now) this.lost = 'the file was deleted (or its folder removed) while the store had it open';
+      else if (!sameFile(now, this.file.identity)) this.lost = 'the file at this path is not the one the store opened (it was replaced)';
+    } catch (error) {
+      this.lost = `the file can no longer be checked (${error instanceof Error ? error.message : String(error)})`;
+    }
+    if (this.lost !== undefined) throw new StoreLostError(this.path, this.lost);
+  }
+
+  /** A read; waits without blocking while another connection holds a lock that stops it. */
+  private read<T>(op: () => T): Promise<T> {
+    this.assertOpen();
+    try {
+      return Promise.resolve(op());
+    } catch (error) {
+      if (!isBusy(error)) throw error;
+    }
+    return whileBusy(op, this.busy, true);
+  }
+
+  /**
+   * A write (one `BEGIN IMMEDIATE` transaction, so a lock held elsewhere fails it before it
+   * writes anything and it is retried whole). While one write waits for the lock, later writes
+   * queue behind it, so writes commit in call order.
+   */
+  private write<T>(op: () => T): Promise<T> {
+    const guarded = () => {
+      this.assertOpen();
+      this.assertFileKept();
+      return op();
+    };
+    let triedOnce = false;
+    if (this.writeTail === undefined) {
+      try {
+        return Promise.resolve(guarded());
+      } catch (error) {
+        if (!isBusy(error)) throw error;
+        triedOnce = true;
+      }
+    }
+    const result = (this.writeTail ?? Promise.resolve()).then(() => whileBusy(guarded, this.busy, triedOnce));
+    const tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.writeTail = tail;
+    void tail.then(() => {
+      if (this.writeTail === tail) this.writeTail = undefined;
+    });
+    return result;
+  }
+
+  async commit(writes: readonly RunWrite[], claimant: Claimant): Promise<WriteResult[]> {
+    this.assertOpen();
+    checkClaimant(claimant);
+    if (writes.length === 0) return [];
+    return this.write(() => this.commitBatch.immediate(writes, claimant));
+  }
+
+  async load(id: string): Promise<RunRecord | undefined> {
+    return this.read(() => {
+      const row = this.stmts.load.get(id);
+      return row ? toRecord(row) : undefined;
+    });
+  }
+
+  async history(id: string): Promise<HistoryEntry[]> {
+    return this.read(() => this.stmts.history.all(id).flatMap((h) => JSON.parse(h.entries) as HistoryEntry[]));
+  }
+
+  /** Newest first, by (created_at DESC, id); `next` resumes after the last run of the page. */
+  async list(query: RunQuery = {}): Promise<RunPage> {
+    this.assertOpen();
+    const limit = checkLimit(query.limit, 'list: limit');
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (query.status && query.status.length > 0) {
+      where.push(`status IN (${query.status.map(() => '?').join(', ')})`);
+      params.push(...query.status);
+    }
+    if (query.chain !== undefined) {
+      where.push('chain = ?');
+      params.push(query.chain);
+    }
+    if (query.createdAfter !== undefined) {
+      where.push('created_at >= ?');
+      params.push(query.createdAfter);
+    }
+    if (query.createdBefore !== undefined) {
+      where.push('created_at < ?');
+      params.push(query.createdBefore);
+    }
+    if (query.cursor !== undefined) {
+      const [createdAt, id] = parseListCursor(query.cursor);
+      where.push('(created_at < ? OR (created_at = ? AND id > ?))');
+      params.push(createdAt, createdAt, id);
+    }
+    const sql = `SELECT * FROM taskchart_runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id LIMIT ?`;
+    return this.read(() => {
+      const runs = (this.db.prepare(sql).all(...params, limit + 1) as RunRow[]).map(toRecord);
+      const more = runs.length > limit;
+      if (more) runs.length = limit;
+      const last = runs[runs.length - 1];
+      return more && last ? { runs, next: listCursor(last) } : { runs };
+    });
+  }
+
+  /**
+   * The event log, oldest first. SQLite commits one write at a time, so a history row with a
+   * higher `seq` is never visible before a lower one: following the log never skips an event.
+   */
+  async events(query: EventQuery = {}): Promise<StoredEvent[]> {
+    this.assertOpen();
+    const limit = checkLimit(query.limit, 'events: limit');
+    const [afterSeq, afterIndex] = query.after !== undefined ? parseEventCursor(query.after) : [0, -1];
+    const where = ['seq >= ?'];
+    const params: unknown[] = [afterSeq];
+    if (query.runId !== undefined) {
+      where.push('run_id = ?');
+      params.push(query.runId);
+    }
+    if (query.chain !== undefined) {
+      where.push('chain = ?');
+      params.push(query.chain);
+    }
+    // Every row holds at least one entry; one more row covers the entries skipped in the first.
+    const sql = `SELECT seq, run_id, chain, entries FROM taskchart_history WHERE ${where.join(' AND ')} ORDER BY seq LIMIT ?`;
+    return this.read(() => {
+      const events: StoredEvent[] = [];
+      for (const row of this.db.prepare(sql).all(...params, limit + 1) as HistoryRow[]) {
+        const entries = JSON.parse(row.entries) as HistoryEntry[];
+        for (let i = 0; i < entries.length && events.length < limit; i++) {
+          if (row.seq === afterSeq && i <= afterIndex) continue;
+          events.push({ cursor: eventCursor(row.seq, i), runId: row.run_id, chain: row.chain, entry: entries[i] as HistoryEntry });
+        }
+        if (events.length >= limit) break;
+      }
+      return events;
+    });
+  }
+
+  async claimOutbox(claimant: Claimant, limit: number): Promise<OutboxEntry[]> {
+    this.assertOpen();
+    checkClaimant(claimant);
+    if (!Number.isInteger(limit) || limit < 1) throw new InvalidOptionError('sqliteStore: claimOutbox: limit', `must be a whole number >= 1, got ${String(limit)}`);
+    const params = { owner: claimant.owner, now: claimant.now, until: claimant.now + claimant.leaseMs, limit };
+    const stmt = claimant.hooks ? this.stmts.claimOutbox : this.stmts.claimTaskOutbox;
+    // One UPDATE statement: atomic, so two processes claiming at once never get one entry both.
+    const rows = await this.write(() => stmt.all(params));
+    return rows.sort((a, b) => a.id - b.id).map(toOutboxEntry);
+  }
+
+  async deferOutbox(owner: string, ids: readonly number[], until: number): Promise<void> {
+    this.assertOpen();
+    if (ids.length === 0) return;
+    if (!Number.isFinite(until)) throw new InvalidOptionError('sqliteStore: deferOutbox: until', `must be epoch milliseconds, got ${String(until)}`);
+    const sql = `UPDATE taskchart_outbox SET claimed_until = ? WHERE claimed_by = ? AND id IN (${ids.map(() => '?').join(', ')})`;
+    await this.write(() => this.db.prepare(sql).run(until, owner, ...ids));
+  }
+
+  async deleteOutbox(ids: readonly number[]): Promise<void> {
+    this.assertOpen();
+    if (ids.length === 0) return;
+    // Published ids come in runs of consecutive numbers: delete each run with one statement.
+    const sorted = [...ids].sort((a, b) => a - b);
+    const ranges: Array<[number, number]> = [];
+    for (const id of sorted) {
+      const last = ranges[ranges.length - 1];
+      if (last && id <= last[1] + 1) last[1] = Math.max(last[1], id);
+      else ranges.push([id, id]);
+    }
+    return this.write(() => this.deleteRanges.immediate(ranges));
+  }
+
+  /** Closes the database and releases the file (a new store may open it). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.file?.release();
+    this.db.close();
+  }
+}
+
+/**
+ * Opens (creating if needed, upgrading a version 1 file) a SQLite store at `path` (or
+ * `":memory:"`). Throws an `InvalidOptionError` naming the path when a store of this process
+ * already holds the file, and one naming the key for an unknown option.
+ */
+export function sqliteStore(path: string, options: SqliteStoreOptions = {}): SqliteStore {
+  return new SqliteStore(path, options);
+}

@@ -1,0 +1,136 @@
+/**
+ * Issue 8, item 6: several processes on ONE SQLite file, on one host, are supported. A web
+ * process (a client: starts runs, consumes nothing, reads results from the store) and two worker
+ * processes share one file over RabbitMQ; workers are SIGKILLed at random moments and replaced.
+ * Every run completes, every step's side effect happens exactly once, and no step runs again
+ * after its completion was committed (the crash-recovery invariants).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { afterEach, expect, it } from 'vitest';
+import { DELAY_LEVELS_MS, delayExchangeName, delayQueueName, deleteTopology } from '@taskchart/broker-amqp';
+
+const PROCESS = fileURLToPath(new URL('../fixtures/shared-file-process.ts', import.meta.url));
+const AMQP_URL = process.env['TASKCHART_AMQP_URL'] ?? 'amqp://guest:guest@127.0.0.1:5672';
+const RUNS = 24;
+const KILLS = 4;
+const children: ChildProcess[] = [];
+const dirs: string[] = [];
+let prefix = '';
+
+interface Started {
+  readonly child: ChildProcess;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; err: string }>;
+  readonly output: () => string;
+}
+
+function start(args: string[]): Started {
+  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', PROCESS, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, TC_PREFIX: prefix, TC_AMQP_URL: AMQP_URL },
+  });
+  children.push(child);
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; err: string }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal, out, err })),
+  );
+  return { child, exited, output: () => out };
+}
+
+function query<T>(path: string, sql: string): T[] {
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(path, { readonly: true, fileMustExist: true });
+    return db.prepare(sql).all() as T[];
+  } catch {
+    return [];
+  } finally {
+    db?.close();
+  }
+}
+
+async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const started = Date.now();
+  while (!check()) {
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+afterEach(async () => {
+  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  const ladder = DELAY_LEVELS_MS.map((ms) => delayQueueName(prefix, ms));
+  await deleteTopology(AMQP_URL, { queues: [`${prefix}taskchart`, `${prefix}taskchart.dead`, ...ladder], exchanges: [delayExchangeName(prefix)] }).catch(() => undefined);
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+it('a web process and two workers share one SQLite file; workers SIGKILLed at random lose nothing and duplicate nothing', { timeout: 120_000 }, async () => {
+  prefix = `tc-shared-${randomUUID().slice(0, 8)}-`;
+  const dir = mkdtempSync(join(tmpdir(), 'taskchart-shared-'));
+  dirs.push(dir);
+  const db = join(dir, 'runs.db');
+  const effects = join(dir, 'effects.db');
+
+  const startWorker = async () => {
+    const worker = start(['worker', db, effects]);
+    await until(() => worker.output().includes('ready'), 30_000, 'a worker to start');
+    return worker;
+  };
+  const workers = [await startWorker(), await startWorker()];
+  const web = start(['web', db, effects, String(RUNS)]);
+
+  // Kill a worker at random moments while the runs are under way, and start a new one each time.
+  const executions = () => query<{ n: number }>(effects, 'SELECT COUNT(*) AS n FROM executions')[0]?.n ?? 0;
+  // (Each run makes 5 attempts when nothing is killed: reserve, charge, confirm twice.)
+  let kills = 0;
+  while (kills < KILLS && executions() < RUNS * 5) {
+    const seen = executions();
+    const wait = 1 + Math.floor(Math.random() * 4);
+    await until(() => executions() >= Math.min(seen + wait, RUNS * 5), 30_000, 'the runs to progress');
+    const victim = Math.floor(Math.random() * workers.length);
+    const dead = workers[victim]!;
+    dead.child.kill('SIGKILL');
+    expect((await dead.exited).signal).toBe('SIGKILL');
+    kills++;
+    workers[victim] = await startWorker();
+  }
+  expect(kills).toBeGreaterThan(0);
+
+  const done = await web.exited;
+  expect(done.err).toBe('');
+  expect(done.code).toBe(0);
+  expect(done.out.split('\n')[1]).toBe(JSON.stringify(Array(RUNS).fill('fulfilled')));
+
+  // Every run completed; each step's side effect happened once (by idempotency key).
+  const runs = query<{ status: string }>(db, 'SELECT status FROM taskchart_runs');
+  expect(runs).toHaveLength(RUNS);
+  expect(runs.every((r) => r.status === 'completed')).toBe(true);
+  const applied = query<{ key: string; n: number }>(effects, 'SELECT key, COUNT(*) AS n FROM effects GROUP BY key');
+  expect(applied).toHaveLength(RUNS * 3);
+  // Each step completed once (exactly-once transitions), and no step ran again after its completion was committed.
+  const completed = query<{ run_id: string; step: string; at: number }>(
+    db,
+    "SELECT h.run_id, e.value ->> 'step' AS step, e.value ->> 'at' AS at FROM taskchart_history h, json_each(h.entries) e WHERE e.value ->> 'type' = 'step.completed'",
+  );
+  expect(completed).toHaveLength(RUNS * 3);
+  expect(new Set(completed.map((c) => `${c.run_id}:${c.step}`)).size).toBe(RUNS * 3);
+  for (const c of completed) {
+    const after = query<{ n: number }>(effects, `SELECT COUNT(*) AS n FROM executions WHERE key = '${c.run_id}:${c.step}' AND at > ${c.at}`);
+    expect(after[0]?.n, `${c.run_id}:${c.step} ran after it completed`).toBe(0);
+  }
+  // Nothing left to publish, and every run's event log ends with run.completed.
+  expect(query<{ n: number }>(db, 'SELECT COUNT(*) AS n FROM taskchart_outbox')[0]?.n).toBe(0);
+  const last = query<{ type: string }>(
+    db,
+    "SELECT (SELECT e.value ->> 'type' FROM taskchart_history h, json_each(h.entries) e WHERE h.run_id = r.id ORDER BY h.seq DESC, e.key DESC LIMIT 1) AS type FROM taskchart_runs r",
+  );
+  expect(last.map((l) => l.type)).toEqual(Array(RUNS).fill('run.completed'));
+});
