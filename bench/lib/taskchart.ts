@@ -5,5 +5,6 @@
  * instances the adapters import.
  */
 export * from '../../packages/core/src/index.js';
+export * from '../../packages/core/src/adapter.js';
 export { memoryBroker } from '../../packages/broker-memory/src/index.js';
 export { sqliteStore } from '../../packages/store-sqlite/src/index.js';

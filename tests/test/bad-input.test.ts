@@ -1,17 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  chain,
-  createRuntime,
-  DEAD_LETTER_REASON_HEADER,
-  deadLetterQueueName,
-  InvalidOptionError,
-  SerializationError,
-  task,
-  UnknownChainError,
-  type RunInfo,
-} from '@taskchart/core';
+import { chain, createRuntime, InvalidOptionError, SerializationError, task, UnknownChainError, type RunInfo } from '@taskchart/core';
+import { DEAD_LETTER_REASON_HEADER, deadLetterQueueName } from '@taskchart/core/adapter';
 import { sqliteStore } from '@taskchart/store-sqlite';
 import { ManualClock, silentLogger } from '@taskchart/core/testing';
 import { memoryBroker } from '@taskchart/broker-memory';

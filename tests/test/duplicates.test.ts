@@ -1,4 +1,5 @@
-import { chain, parseMessage, task, type Broker, type RunInfo } from '@taskchart/core';
+import { chain, task, type Broker, type RunInfo } from '@taskchart/core';
+import { parseMessage } from '@taskchart/core/adapter';
 import { settle } from '@taskchart/core/testing';
 import type { MemoryBroker } from '@taskchart/broker-memory';
 import { afterEach, describe, expect, it } from 'vitest';

@@ -6,19 +6,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  chain,
-  createRuntime,
-  DEAD_LETTER_REASON_HEADER,
-  deadLetterQueueName,
-  MessageRefusedError,
-  RunParkedError,
-  task,
-  type AnyChain,
-  type Broker,
-  type FailureReport,
-  type Runtime,
-} from '@taskchart/core';
+import { chain, createRuntime, MessageRefusedError, RunParkedError, task, type AnyChain, type Broker, type FailureReport, type Runtime } from '@taskchart/core';
+import { DEAD_LETTER_REASON_HEADER, deadLetterQueueName } from '@taskchart/core/adapter';
 import { sqliteStore } from '@taskchart/store-sqlite';
 import { ManualClock, settle, silentLogger } from '@taskchart/core/testing';
 import { memoryBroker, type MemoryBroker } from '@taskchart/broker-memory';

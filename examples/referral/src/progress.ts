@@ -3,7 +3,8 @@
  * event log, whichever process commits) and prints each event of the tracked runs as it comes.
  * What it shows is what the store recorded, not what the tasks say about themselves.
  */
-import type { HistoryEntry, RunEvent, RunInfo, RunStatus, Runtime } from '@taskchart/core';
+import type { RunEvent, RunInfo, RunStatus, Runtime } from '@taskchart/core';
+import type { HistoryEntry } from '@taskchart/core/adapter';
 import { since, type Out, type Paint } from './output.js';
 
 export interface TrackedRun {

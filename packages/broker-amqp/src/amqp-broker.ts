@@ -7,20 +7,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Channel, ConsumeMessage, MessagePropertyHeaders, Options } from 'amqplib';
-import {
-  DEAD_LETTER_QUEUE_HEADER,
-  DEAD_LETTER_REASON_HEADER,
-  deadLetterQueueName,
-  InvalidOptionError,
-  MessageRefusedError,
-  type Broker,
-  type BrokerCapabilities,
-  type ConsumeOptions,
-  type Consumer,
-  type Delivery,
-  type DeliveryHandler,
-  type PublishOptions,
-} from '@taskchart/core';
+import { InvalidOptionError, MessageRefusedError, type Broker } from '@taskchart/core';
+import { DEAD_LETTER_QUEUE_HEADER, DEAD_LETTER_REASON_HEADER, deadLetterQueueName, type BrokerCapabilities, type ConsumeOptions, type Consumer, type Delivery, type DeliveryHandler, type PublishOptions } from '@taskchart/core/adapter';
 import { AmqpConsumer, safeAck, safeRequeue } from './amqp-consumer.js';
 import { AmqpConnection } from './connection.js';
 import { DELAY_LEVEL_HEADER, delayExchangeName, DUE_AT_HEADER, pickDelayLevel } from './delay-ladder.js';

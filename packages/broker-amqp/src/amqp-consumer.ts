@@ -3,7 +3,7 @@
  * on every new session, with the deliveries in flight tracked so that `cancel` can let them settle.
  */
 import type { Channel, ConsumeMessage } from 'amqplib';
-import type { Consumer } from '@taskchart/core';
+import type { Consumer } from '@taskchart/core/adapter';
 import { coalesceWrites, type AmqpConnection, type Session } from './connection.js';
 import { AmqpUnavailableError } from './errors.js';
 import type { Declaration, Topology } from './topology.js';

@@ -12,7 +12,7 @@
  * their channels. The publish the close can be pinned on rejects with a `MessageRefusal` (see
  * `limits.ts`); the others in flight on that channel are sent again on the new one.
  */
-import { backoffDelay } from '@taskchart/core';
+import { backoffDelay } from '@taskchart/core/adapter';
 import { connect, type ChannelModel, type ConfirmChannel, type Connection, type Options } from 'amqplib';
 import { AmqpUnavailableError } from './errors.js';
 import { attributeClose, closedOnPublish, frameRefusalReason, MessageRefusal, type ServerClose } from './limits.js';

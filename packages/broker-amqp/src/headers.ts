@@ -2,7 +2,7 @@
  * The headers the adapter keeps for itself, and the conversion between AMQP header tables and
  * the port's string-only `MessageHeaders`.
  */
-import type { MessageHeaders } from '@taskchart/core';
+import type { MessageHeaders } from '@taskchart/core/adapter';
 import { DELAY_LEVEL_HEADER, DUE_AT_HEADER } from './delay-ladder.js';
 
 /** Header counting redeliveries the adapter made itself (nack with a delay re-publishes). */

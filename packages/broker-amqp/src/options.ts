@@ -2,7 +2,8 @@
  * The options of `amqpBroker`, and their compilation: raw user options are validated and
  * normalised once, at construction, and every rejection names the option and its allowed range.
  */
-import { assertKnownKeys, InvalidOptionError } from '@taskchart/core';
+import { InvalidOptionError } from '@taskchart/core';
+import { assertKnownKeys } from '@taskchart/core/adapter';
 import { DEFAULT_MAX_MESSAGE_BYTES, MAX_MESSAGE_BYTES_CEILING } from './limits.js';
 
 export interface AmqpReconnectOptions {

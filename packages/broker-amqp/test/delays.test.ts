@@ -3,7 +3,7 @@
  * mix of delays shares the ladder; delayed nacks count their redeliveries.
  */
 import { randomUUID } from 'node:crypto';
-import type { Delivery } from '@taskchart/core';
+import type { Delivery } from '@taskchart/core/adapter';
 import { waitFor } from '@taskchart/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AmqpBroker } from '../src/index.js';

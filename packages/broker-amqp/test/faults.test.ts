@@ -3,7 +3,7 @@
  * proxy cut in front of the server), a consumer cancelled by the server, poison messages.
  */
 import { randomUUID } from 'node:crypto';
-import { DEAD_LETTER_QUEUE_HEADER, DEAD_LETTER_REASON_HEADER, deadLetterQueueName, type Delivery } from '@taskchart/core';
+import { DEAD_LETTER_QUEUE_HEADER, DEAD_LETTER_REASON_HEADER, deadLetterQueueName, type Delivery } from '@taskchart/core/adapter';
 import { waitFor } from '@taskchart/core/testing';
 import { connect } from 'amqplib';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';

@@ -4,7 +4,8 @@
  * `MessageRefusedError` for that publish alone — the next publishes and the consumers carry on.
  */
 import { randomUUID } from 'node:crypto';
-import { MessageRefusedError, type Delivery } from '@taskchart/core';
+import { MessageRefusedError } from '@taskchart/core';
+import { type Delivery } from '@taskchart/core/adapter';
 import { waitFor } from '@taskchart/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AMQP_URL, cleanupPrefix, trackedBroker } from './helpers.js';

@@ -1,20 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import {
-  assertKnownKeys,
-  DEAD_LETTER_QUEUE_HEADER,
-  DEAD_LETTER_REASON_HEADER,
-  deadLetterQueueName,
-  InvalidOptionError,
-  systemClock,
-  type Broker,
-  type Clock,
-  type ConsumeOptions,
-  type Consumer,
-  type Delivery,
-  type DeliveryHandler,
-  type MessageHeaders,
-  type PublishOptions,
-} from '@taskchart/core';
+import { InvalidOptionError, type Broker, type Clock } from '@taskchart/core';
+import { assertKnownKeys, DEAD_LETTER_QUEUE_HEADER, DEAD_LETTER_REASON_HEADER, deadLetterQueueName, systemClock, type ConsumeOptions, type Consumer, type Delivery, type DeliveryHandler, type MessageHeaders, type PublishOptions } from '@taskchart/core/adapter';
 
 export interface MemoryBrokerOptions {
   /** Prepended to every queue name, to keep several runtimes apart on one hub. @defaultValue '' */

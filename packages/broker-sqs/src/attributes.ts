@@ -5,7 +5,7 @@
  * so an empty header travels as type `String.empty` with a placeholder value. The adapter keeps
  * one attribute for itself: the due time of a delayed message that needs several hops.
  */
-import type { MessageHeaders } from '@taskchart/core';
+import type { MessageHeaders } from '@taskchart/core/adapter';
 import { refusal } from './refusal.js';
 import type { Attributes } from './sqs-api.js';
 

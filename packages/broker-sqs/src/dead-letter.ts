@@ -17,7 +17,7 @@
  *
  * The reason is never lost, and characters SQS does not carry are replaced by U+FFFD in it.
  */
-import { DEAD_LETTER_QUEUE_HEADER, DEAD_LETTER_REASON_HEADER, type MessageHeaders } from '@taskchart/core';
+import { DEAD_LETTER_QUEUE_HEADER, DEAD_LETTER_REASON_HEADER, type MessageHeaders } from '@taskchart/core/adapter';
 import { attributeNameProblem, headersToAttributes, MAX_ATTRIBUTES, messageBytes } from './attributes.js';
 import { replaceInvalidCharacters } from './characters.js';
 

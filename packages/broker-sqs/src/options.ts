@@ -3,7 +3,8 @@
  * settings. Every rejection is an `InvalidOptionError` naming the option and the allowed range.
  */
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { assertKnownKeys, DEFAULT_QUEUE, InvalidOptionError, systemClock, type Clock, type RandomSource } from '@taskchart/core';
+import { InvalidOptionError, type Clock } from '@taskchart/core';
+import { assertKnownKeys, DEFAULT_QUEUE, systemClock, type RandomSource } from '@taskchart/core/adapter';
 import { isValidPhysicalName } from './queue-names.js';
 
 /** Static AWS credentials, or a function returning them (the SDK's credential provider shape). */

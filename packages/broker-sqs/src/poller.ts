@@ -4,7 +4,7 @@
  * heartbeat running, and survives failed receives by backing off and polling again. A message
  * that arrives before its due time (a delay longer than one SQS hop) is deferred, never held.
  */
-import type { Consumer, Delivery, DeliveryHandler } from '@taskchart/core';
+import type { Consumer, Delivery, DeliveryHandler } from '@taskchart/core/adapter';
 import { attributesToHeaders, dueAtOf } from './attributes.js';
 import type { Heartbeat, HeartbeatEntry } from './heartbeat.js';
 import type { CompiledSqsOptions } from './options.js';

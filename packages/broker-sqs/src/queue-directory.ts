@@ -4,7 +4,7 @@
  * `MaximumMessageSize`) and, with `maxReceiveCount`, a RedrivePolicy to the queue's `.dead` queue. A URL that stops working (`QueueDoesNotExist`: the queue was deleted,
  * or a test server lost its state) is forgotten with `invalidate` and resolved again.
  */
-import { deadLetterQueueName } from '@taskchart/core';
+import { deadLetterQueueName } from '@taskchart/core/adapter';
 import type { CompiledSqsOptions } from './options.js';
 import { mapQueueName, type QueueName } from './queue-names.js';
 import { isQueueDoesNotExist, SQS_MAX_MESSAGE_BYTES, type SqsApi } from './sqs-api.js';

@@ -11,7 +11,7 @@
  *   emails.fifo    → <prefix>emails.fifo
  *   emails.fifo.dead → <prefix>emails-dead.fifo
  */
-import { DEFAULT_QUEUE } from '@taskchart/core';
+import { DEFAULT_QUEUE } from '@taskchart/core/adapter';
 
 export interface QueueName {
   /** The queue name the runtime uses (`work.dead`). */

@@ -7,7 +7,7 @@
  * Structurally an `@smithy/types` `RetryStrategyV2`; the SDK checks the shape where the client
  * is built.
  */
-import { backoffDelay as coreBackoff, type RandomSource } from '@taskchart/core';
+import { backoffDelay as coreBackoff, type RandomSource } from '@taskchart/core/adapter';
 
 export interface RetryToken {
   getRetryCount(): number;

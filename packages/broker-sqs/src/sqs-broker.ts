@@ -6,18 +6,8 @@
  * `MessageRefusedError` (`refusal.ts`); a dead letter is made to fit (`dead-letter.ts`).
  */
 import { randomUUID } from 'node:crypto';
-import {
-  deadLetterQueueName,
-  InvalidOptionError,
-  MessageRefusedError,
-  type Broker,
-  type BrokerCapabilities,
-  type ConsumeOptions,
-  type Consumer,
-  type DeliveryHandler,
-  type MessageHeaders,
-  type PublishOptions,
-} from '@taskchart/core';
+import { InvalidOptionError, MessageRefusedError, type Broker } from '@taskchart/core';
+import { deadLetterQueueName, type BrokerCapabilities, type ConsumeOptions, type Consumer, type DeliveryHandler, type MessageHeaders, type PublishOptions } from '@taskchart/core/adapter';
 import { attributesToHeaders, headersToAttributes, messageBytes } from './attributes.js';
 import { Batcher } from './batcher.js';
 import { deadLetterMessage } from './dead-letter.js';

@@ -7,7 +7,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { GetQueueAttributesCommand, SendMessageCommand, type MessageAttributeValue } from '@aws-sdk/client-sqs';
-import { DEAD_LETTER_QUEUE_HEADER, DEAD_LETTER_REASON_HEADER, type Broker, type Delivery } from '@taskchart/core';
+import { type Broker } from '@taskchart/core';
+import { DEAD_LETTER_QUEUE_HEADER, DEAD_LETTER_REASON_HEADER, type Delivery } from '@taskchart/core/adapter';
 import { waitFor } from '@taskchart/core/testing';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { messageBytes } from '../src/attributes.js';

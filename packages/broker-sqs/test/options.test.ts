@@ -1,5 +1,6 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { DEFAULT_QUEUE, InvalidOptionError } from '@taskchart/core';
+import { InvalidOptionError } from '@taskchart/core';
+import { DEFAULT_QUEUE } from '@taskchart/core/adapter';
 import { describe, expect, it } from 'vitest';
 import { mapQueueName, sqsBroker, type SqsBrokerOptions } from '../src/index.js';
 import { compileOptions } from '../src/options.js';

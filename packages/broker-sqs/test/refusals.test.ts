@@ -5,7 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { CreateQueueCommand } from '@aws-sdk/client-sqs';
-import { MessageRefusedError, type Broker, type Delivery } from '@taskchart/core';
+import { MessageRefusedError, type Broker } from '@taskchart/core';
+import { type Delivery } from '@taskchart/core/adapter';
 import { waitFor } from '@taskchart/core/testing';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { findInvalidCharacter } from '../src/characters.js';

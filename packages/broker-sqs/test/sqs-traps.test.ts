@@ -5,7 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { DEAD_LETTER_REASON_HEADER, DEFAULT_QUEUE, MessageRefusedError, type Broker, type Delivery } from '@taskchart/core';
+import { MessageRefusedError, type Broker } from '@taskchart/core';
+import { DEAD_LETTER_REASON_HEADER, DEFAULT_QUEUE, type Delivery } from '@taskchart/core/adapter';
 import { waitFor } from '@taskchart/core/testing';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { MessageTooLargeError, sqsBroker, type SqsBrokerOptions } from '../src/index.js';

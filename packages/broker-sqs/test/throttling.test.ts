@@ -4,7 +4,8 @@
  * them with backoff and jitter, and must not retry a client error.
  */
 import { randomUUID } from 'node:crypto';
-import { MessageRefusedError, type Broker, type Delivery } from '@taskchart/core';
+import { MessageRefusedError, type Broker } from '@taskchart/core';
+import { type Delivery } from '@taskchart/core/adapter';
 import { waitFor } from '@taskchart/core/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { sqsBroker, type SqsBrokerOptions } from '../src/index.js';

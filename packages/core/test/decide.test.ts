@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { chain, task, type RunRecord, type SerializedError } from '../src/index.js';
+import type { RunRecord } from '../src/adapter.js';
+import { chain, task, type SerializedError } from '../src/index.js';
 import type { ChainEvent } from '../src/machine/chain-context.js';
 import { awaits, decideEvent, decideStart, restoreSnapshot, type Decision } from '../src/runtime/decide.js';
 

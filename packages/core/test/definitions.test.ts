@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { chain, createRuntime, InvalidOptionError, parseDuration, task, type Broker } from '../src/index.js';
+import { parseDuration } from '../src/adapter.js';
+import { chain, createRuntime, InvalidOptionError, task, type Broker } from '../src/index.js';
 // By path: a workspace dependency of core on the store package would be a cycle (store-sqlite depends on core).
-import { sqliteStore } from '../../store-sqlite/src/index.js';
+import { sqliteStore } from '@taskchart/store-sqlite';
 
 const noopBroker: Broker = {
   name: 'none',

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { chain, parseMessage, task } from '../src/index.js';
+import { parseMessage } from '../src/adapter.js';
+import { chain, task } from '../src/index.js';
 import { sign, verifySignature, SIGNATURE_HEADER } from '../src/messages.js';
 import { decideEvent, decideStart, restoreSnapshot } from '../src/runtime/decide.js';
 import { jsonProblem } from '../src/runtime/json-value.js';

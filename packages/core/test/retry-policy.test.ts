@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { compileRetryPolicy, InvalidOptionError, NonRetryableError } from '../src/index.js';
+import { compileRetryPolicy } from '../src/adapter.js';
+import { InvalidOptionError, NonRetryableError } from '../src/index.js';
 
 describe('retry policy', () => {
   it("follows Celery's min(max, initial * 2^retry) schedule with jitter off", () => {

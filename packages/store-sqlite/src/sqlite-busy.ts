@@ -5,7 +5,7 @@
  * `busyTimeoutMs`.
  */
 import Database from 'better-sqlite3';
-import { backoffDelay, type BackoffShape } from '@taskchart/core';
+import { backoffDelay, type BackoffShape } from '@taskchart/core/adapter';
 
 /** SQLite's own busy wait per try: the longest the event loop is blocked by one try. */
 export const NATIVE_BUSY_TIMEOUT_MS = 5;

@@ -5,7 +5,8 @@
  * leaves the file as it was.
  */
 import type Database from 'better-sqlite3';
-import { TaskchartError, type HistoryEntry, type PublishOptions, type WaitingFor } from '@taskchart/core';
+import { TaskchartError } from '@taskchart/core';
+import { type HistoryEntry, type PublishOptions, type WaitingFor } from '@taskchart/core/adapter';
 import { SCHEMA_SQL, SCHEMA_VERSION } from './sqlite-schema.js';
 
 /** Brings the file at `db` to `SCHEMA_VERSION`. `path` names the file in errors. */

@@ -1,27 +1,7 @@
 import { resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import {
-  assertKnownKeys,
-  InvalidOptionError,
-  StoreBusyError,
-  StoreLostError,
-  TaskchartError,
-  type Claimant,
-  type EventQuery,
-  type HistoryEntry,
-  type OutboxEntry,
-  type PublishOptions,
-  type RunPage,
-  type RunQuery,
-  type RunRecord,
-  type RunStatus,
-  type RunWrite,
-  type SerializedError,
-  type Store,
-  type StoredEvent,
-  type WaitingFor,
-  type WriteResult,
-} from '@taskchart/core';
+import { InvalidOptionError, StoreBusyError, StoreLostError, TaskchartError, type RunQuery, type RunStatus, type SerializedError, type Store } from '@taskchart/core';
+import { assertKnownKeys, type Claimant, type EventQuery, type HistoryEntry, type OutboxEntry, type PublishOptions, type RunPage, type RunRecord, type RunWrite, type StoredEvent, type WaitingFor, type WriteResult } from '@taskchart/core/adapter';
 import { isBusy, NATIVE_BUSY_TIMEOUT_MS, whileBusy, type BusyWait } from './sqlite-busy.js';
 import { hold, identify, isHeld, sameFile, type FileIdentity } from './sqlite-file.js';
 import { prepareSchema } from './sqlite-migrate.js';

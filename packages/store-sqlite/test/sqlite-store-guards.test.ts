@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { InvalidOptionError, StoreBusyError, StoreLostError, type Claimant, type RunRecord, type RunWrite } from '@taskchart/core';
+import { InvalidOptionError, StoreBusyError, StoreLostError } from '@taskchart/core';
+import { type Claimant, type RunRecord, type RunWrite } from '@taskchart/core/adapter';
 import { sqliteStore, type SqliteStore } from '../src/index.js';
 
 const dirs: string[] = [];

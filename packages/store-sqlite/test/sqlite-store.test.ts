@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { InvalidOptionError, type Claimant } from '@taskchart/core';
+import { InvalidOptionError } from '@taskchart/core';
+import { type Claimant } from '@taskchart/core/adapter';
 import { SCHEMA_VERSION, sqliteStore } from '../src/index.js';
 
 const dirs: string[] = [];

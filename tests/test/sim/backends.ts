@@ -5,7 +5,8 @@
  * the broker keeps and redelivers what that process had not acknowledged.
  */
 import { randomUUID } from 'node:crypto';
-import { systemClock, type Broker, type Clock, type Runtime, type Store } from '@taskchart/core';
+import { type Broker, type Clock, type Runtime, type Store } from '@taskchart/core';
+import { systemClock } from '@taskchart/core/adapter';
 import { ManualClock, settle } from '@taskchart/core/testing';
 import { memoryBroker, type MemoryBroker } from '@taskchart/broker-memory';
 import { sqsBroker } from '@taskchart/broker-sqs';

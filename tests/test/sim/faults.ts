@@ -3,7 +3,8 @@
  * crash it at chosen points, fail transiently, and whose publishes can be duplicated, delayed
  * (reordered), refused for a while (transient refusals) or refused for good (`MessageRefusedError`).
  */
-import { MessageRefusedError, type Broker, type ConsumeOptions, type Delivery, type DeliveryHandler, type PublishOptions, type RunWrite, type Store, type WriteResult, type Claimant } from '@taskchart/core';
+import { MessageRefusedError, type Broker, type Store } from '@taskchart/core';
+import { type ConsumeOptions, type Delivery, type DeliveryHandler, type PublishOptions, type RunWrite, type WriteResult, type Claimant } from '@taskchart/core/adapter';
 
 export type CrashPoint = 'beforeCommit' | 'afterCommit' | 'beforePublish' | 'afterPublish' | 'beforeAck';
 

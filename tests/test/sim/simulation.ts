@@ -8,7 +8,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chain, createRuntime, task, type Broker, type FailureReport, type HistoryEntry, type Runtime, type RunStatus, type SerializedError, type Store, type StoredEvent } from '@taskchart/core';
+import { chain, createRuntime, task, type Broker, type FailureReport, type Runtime, type RunStatus, type SerializedError, type Store } from '@taskchart/core';
+import { type HistoryEntry, type StoredEvent } from '@taskchart/core/adapter';
 import { sqliteStore } from '@taskchart/store-sqlite';
 import { settle, silentLogger } from '@taskchart/core/testing';
 import { memoryBackend, type SimBackend } from './backends.js';
