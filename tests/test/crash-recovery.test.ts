@@ -1,58 +1,22 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DELAY_LEVELS_MS, delayExchangeName, delayQueueName, deleteTopology } from '@taskchart/broker-amqp';
 import { deleteQueuesWithPrefix } from '@taskchart/broker-sqs';
 import { startLocalSqsServer, type LocalSqsServer } from '../../scripts/sqs-server.js';
+import { query, spawnFixture, until, type Spawned } from './processes.js';
 
 const WORKER = fileURLToPath(new URL('../fixtures/durable-worker.ts', import.meta.url));
 const RUNS = 4;
 const children: ChildProcess[] = [];
 const dirs: string[] = [];
 
-function startWorker(
-  env: Record<string, string>,
-  db: string,
-  effects: string,
-  mode: 'start' | 'resume',
-): { child: ChildProcess; exited: Promise<{ code: number | null; out: string; err: string }> } {
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', WORKER, db, effects, mode, String(RUNS)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...env },
-  });
-  children.push(child);
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => { err += d.toString(); if (process.env['CRASH_DEBUG']) process.stderr.write(d); });
-  const exited = new Promise<{ code: number | null; out: string; err: string }>((resolve) => child.on('exit', (code) => resolve({ code, out, err })));
-  return { child, exited };
-}
-
-/** Reads another process's database; [] while it does not exist yet or lacks the table. */
-function query<T>(path: string, sql: string): T[] {
-  let db: Database.Database | undefined;
-  try {
-    db = new Database(path, { readonly: true, fileMustExist: true });
-    return db.prepare(sql).all() as T[];
-  } catch {
-    return [];
-  } finally {
-    db?.close();
-  }
-}
-
-async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const started = Date.now();
-  while (!check()) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+function startWorker(env: Record<string, string>, db: string, effects: string, mode: 'start' | 'resume'): Spawned {
+  return spawnFixture(WORKER, [db, effects, mode, String(RUNS)], children, env);
 }
 
 function paths() {

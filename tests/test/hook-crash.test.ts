@@ -3,18 +3,18 @@
  * hook while a hook-less producer process shares the SQLite file and sweeps the outbox. The
  * hook-less process never takes the report; the restarted worker delivers it exactly once more.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { chain, createRuntime, NonRetryableError, task, type Runtime, type Store } from '@taskchart/core';
 import { type Claimant } from '@taskchart/core/adapter';
 import { sqliteStore } from '@taskchart/store-sqlite';
 import { silentLogger } from '@taskchart/core/testing';
 import { memoryBroker } from '@taskchart/broker-memory';
+import { query, spawnFixture, until, type Spawned } from './processes.js';
 
 const WORKER = fileURLToPath(new URL('../fixtures/hook-worker.ts', import.meta.url));
 const children: ChildProcess[] = [];
@@ -27,35 +27,8 @@ afterEach(async () => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-function startWorker(db: string, hooks: string, mode: 'start' | 'resume') {
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', WORKER, db, hooks, mode], { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<{ code: number | null; out: string; err: string }>((resolve) => child.on('exit', (code) => resolve({ code, out, err })));
-  return { child, exited };
-}
-
-function query<T>(path: string, sql: string): T[] {
-  let db: Database.Database | undefined;
-  try {
-    db = new Database(path, { readonly: true, fileMustExist: true });
-    return db.prepare(sql).all() as T[];
-  } catch {
-    return [];
-  } finally {
-    db?.close();
-  }
-}
-
-async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const started = Date.now();
-  while (!check()) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+function startWorker(db: string, hooks: string, mode: 'start' | 'resume'): Spawned {
+  return spawnFixture(WORKER, [db, hooks, mode], children);
 }
 
 /** Counts the outbox sweeps of `inner` made after `since()` (epoch ms, claimant time). */

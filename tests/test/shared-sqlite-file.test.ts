@@ -5,15 +5,15 @@
  * Every run completes, every step's side effect happens exactly once, and no step runs again
  * after its completion was committed (the crash-recovery invariants).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Database from 'better-sqlite3';
 import { afterEach, expect, it } from 'vitest';
 import { DELAY_LEVELS_MS, delayExchangeName, delayQueueName, deleteTopology } from '@taskchart/broker-amqp';
+import { query, spawnFixture, until, type Spawned } from './processes.js';
 
 const PROCESS = fileURLToPath(new URL('../fixtures/shared-file-process.ts', import.meta.url));
 const AMQP_URL = process.env['TASKCHART_AMQP_URL'] ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -23,46 +23,8 @@ const children: ChildProcess[] = [];
 const dirs: string[] = [];
 let prefix = '';
 
-interface Started {
-  readonly child: ChildProcess;
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; err: string }>;
-  readonly output: () => string;
-}
-
-function start(args: string[]): Started {
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', PROCESS, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, TC_PREFIX: prefix, TC_AMQP_URL: AMQP_URL },
-  });
-  children.push(child);
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; err: string }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal, out, err })),
-  );
-  return { child, exited, output: () => out };
-}
-
-function query<T>(path: string, sql: string): T[] {
-  let db: Database.Database | undefined;
-  try {
-    db = new Database(path, { readonly: true, fileMustExist: true });
-    return db.prepare(sql).all() as T[];
-  } catch {
-    return [];
-  } finally {
-    db?.close();
-  }
-}
-
-async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const started = Date.now();
-  while (!check()) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+function start(args: string[]): Spawned {
+  return spawnFixture(PROCESS, args, children, { TC_PREFIX: prefix, TC_AMQP_URL: AMQP_URL });
 }
 
 afterEach(async () => {
