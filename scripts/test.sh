@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test: typecheck and lint, then vitest over all packages, against the real services on loopback
-# (RabbitMQ 127.0.0.1:5672; the SQS-compatible server is started by the tests themselves), then
+# (RabbitMQ 127.0.0.1:5672, PostgreSQL 127.0.0.1:5432 database test; the SQS-compatible server is
+# started by the tests themselves), then
 # the RabbitMQ restart test on its own (see below).
 # Usage: bash scripts/test.sh [vitest filters...]
 set -euo pipefail
@@ -14,6 +15,15 @@ if ! port_open 5672; then
     for _ in $(seq 1 60); do port_open 5672 && break; sleep 1; done
   fi
   port_open 5672 || { echo "RabbitMQ is needed on 127.0.0.1:5672 (set TASKCHART_AMQP_URL for another)" >&2; exit 1; }
+fi
+
+if ! port_open 5432; then
+  if command -v pg_ctlcluster >/dev/null 2>&1 && [[ "$(id -u)" == 0 ]]; then
+    echo "==> PostgreSQL is not running on 127.0.0.1:5432; starting it"
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start || true
+    for _ in $(seq 1 30); do port_open 5432 && break; sleep 1; done
+  fi
+  port_open 5432 || { echo "PostgreSQL is needed on 127.0.0.1:5432, database test (set TASKCHART_PG_URL for another)" >&2; exit 1; }
 fi
 
 echo "==> typecheck"

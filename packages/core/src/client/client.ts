@@ -52,6 +52,8 @@ type State = 'open' | 'closing' | 'closed';
 
 /** The first pause of a feed that has nothing new; it doubles up to `resultPoll`. */
 const FIRST_POLL_MS = 50;
+/** The reason a settled or cancelled `result()` waiter stops following the event log. */
+const WAITER_DONE = new RuntimeStateError('result() waiter done');
 const EVENT_PAGE = 100;
 const EVENTS_QUERY_KEYS = ['runId', 'chain', 'after'] as const;
 const RESULT_OPTION_KEYS = ['timeout'] as const;
@@ -73,6 +75,12 @@ export class Client {
   readonly bus: EventBus;
   private readonly waiters = new Map<string, Set<Waiter>>();
   private readonly wakers = new Set<() => void>();
+  /**
+   * Every pending poll pause, ended at once by close(). A set rather than one 'abort' listener
+   * each on a shared signal: an EventTarget's addEventListener walks its listeners, and thousands
+   * of result() calls would make each add cost as much as all the others.
+   */
+  private readonly pauses = new Set<() => void>();
   private readonly closing = new AbortController();
   private closed: Promise<void> | undefined;
   private state: State = 'open';
@@ -194,13 +202,13 @@ export class Client {
       const done = () => {
         clearTimeout(timer);
         this.wakers.delete(done);
-        this.closing.signal.removeEventListener('abort', done);
+        this.pauses.delete(done);
         signal?.removeEventListener('abort', done);
         resolve();
       };
       const timer = setTimeout(done, ms);
       if (wake) this.wakers.add(done);
-      this.closing.signal.addEventListener('abort', done);
+      this.pauses.add(done);
       signal?.addEventListener('abort', done);
     });
   }
@@ -251,7 +259,8 @@ export class Client {
     let timer: ReturnType<CompiledClientOptions['clock']['setTimeout']> | undefined;
     let waiter!: Waiter;
     const finish = () => {
-      stop.abort();
+      // With a reason: abort() without one builds a DOMException, once per result() call.
+      stop.abort(WAITER_DONE);
       if (timer !== undefined) this.options.clock.clearTimeout(timer);
       const set = this.waiters.get(id);
       set?.delete(waiter);
@@ -342,6 +351,7 @@ export class Client {
     await this.engine.drain();
     await this.relay.stop();
     this.closing.abort(new RuntimeStateError(`${this.label} closed`));
+    for (const end of [...this.pauses]) end();
     for (const [id, set] of [...this.waiters]) {
       for (const w of [...set]) w.reject(new RuntimeStateError(`${this.label} closed before run "${id}" finished; it resumes when a runtime starts on the same store`));
     }
