@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DELAY_LEVELS_MS, delayExchangeName, delayQueueName, deleteTopology } from '@taskchart/broker-amqp';
 import { deleteQueuesWithPrefix } from '@taskchart/broker-sqs';
 import { startLocalSqsServer, type LocalSqsServer } from '../../scripts/sqs-server.js';
-import { query, spawnFixture, until, type Spawned } from './processes.js';
+import { assertEveryStepOnce, query, spawnFixture, until, type Spawned } from './processes.js';
 
 const WORKER = fileURLToPath(new URL('../fixtures/durable-worker.ts', import.meta.url));
 const RUNS = 4;
@@ -27,21 +27,7 @@ function paths() {
 
 /** Every run completed, and every step's side effect happened exactly once (by idempotency key). */
 function assertExactlyOnce(db: string, effects: string) {
-  const runs = query<{ id: string; status: string }>(db, 'SELECT id, status FROM taskchart_runs ORDER BY id');
-  expect(runs).toHaveLength(RUNS);
-  expect(runs.every((r) => r.status === 'completed')).toBe(true);
-  const applied = query<{ key: string; n: number }>(effects, 'SELECT key, COUNT(*) AS n FROM effects GROUP BY key');
-  expect(applied).toHaveLength(RUNS * 3);
-  // No step ran again after its completion was committed (at-least-once is for unfinished steps only).
-  const completed = query<{ run_id: string; step: string; at: number }>(
-    db,
-    "SELECT h.run_id, e.value ->> 'step' AS step, e.value ->> 'at' AS at FROM taskchart_history h, json_each(h.entries) e WHERE e.value ->> 'type' = 'step.completed'",
-  );
-  expect(completed).toHaveLength(RUNS * 3);
-  for (const c of completed) {
-    const after = query<{ n: number }>(effects, `SELECT COUNT(*) AS n FROM executions WHERE key = '${c.run_id}:${c.step}' AND at > ${c.at}`);
-    expect(after[0]?.n, `${c.run_id}:${c.step} ran after it completed`).toBe(0);
-  }
+  assertEveryStepOnce(db, effects, RUNS, 3);
 }
 
 afterEach(async () => {

@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import Database from 'better-sqlite3';
+import { expect } from 'vitest';
 
 export interface Spawned {
   readonly child: ChildProcess;
@@ -56,5 +57,28 @@ export async function until(check: () => boolean, timeoutMs: number, what: strin
   while (!check()) {
     if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/**
+ * Every one of `runs` runs in `db` completed, each of its `steps` steps had its side effect
+ * exactly once (by idempotency key, in `effects`), completed once, and never ran again after its
+ * completion was committed (at-least-once is for unfinished steps only).
+ */
+export function assertEveryStepOnce(db: string, effects: string, runs: number, steps: number): void {
+  const rows = query<{ id: string; status: string }>(db, 'SELECT id, status FROM taskchart_runs ORDER BY id');
+  expect(rows).toHaveLength(runs);
+  expect(rows.every((r) => r.status === 'completed')).toBe(true);
+  const applied = query<{ key: string; n: number }>(effects, 'SELECT key, COUNT(*) AS n FROM effects GROUP BY key');
+  expect(applied).toHaveLength(runs * steps);
+  const completed = query<{ run_id: string; step: string; at: number }>(
+    db,
+    "SELECT h.run_id, e.value ->> 'step' AS step, e.value ->> 'at' AS at FROM taskchart_history h, json_each(h.entries) e WHERE e.value ->> 'type' = 'step.completed'",
+  );
+  expect(completed).toHaveLength(runs * steps);
+  expect(new Set(completed.map((c) => `${c.run_id}:${c.step}`)).size).toBe(runs * steps);
+  for (const c of completed) {
+    const after = query<{ n: number }>(effects, `SELECT COUNT(*) AS n FROM executions WHERE key = '${c.run_id}:${c.step}' AND at > ${c.at}`);
+    expect(after[0]?.n, `${c.run_id}:${c.step} ran after it completed`).toBe(0);
   }
 }

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, expect, it } from 'vitest';
 import { DELAY_LEVELS_MS, delayExchangeName, delayQueueName, deleteTopology } from '@taskchart/broker-amqp';
-import { query, spawnFixture, until, type Spawned } from './processes.js';
+import { assertEveryStepOnce, query, spawnFixture, until, type Spawned } from './processes.js';
 
 const PROCESS = fileURLToPath(new URL('../fixtures/shared-file-process.ts', import.meta.url));
 const AMQP_URL = process.env['TASKCHART_AMQP_URL'] ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -71,23 +71,8 @@ it('a web process and two workers share one SQLite file; workers SIGKILLed at ra
   expect(done.code).toBe(0);
   expect(done.out.split('\n')[1]).toBe(JSON.stringify(Array(RUNS).fill('fulfilled')));
 
-  // Every run completed; each step's side effect happened once (by idempotency key).
-  const runs = query<{ status: string }>(db, 'SELECT status FROM taskchart_runs');
-  expect(runs).toHaveLength(RUNS);
-  expect(runs.every((r) => r.status === 'completed')).toBe(true);
-  const applied = query<{ key: string; n: number }>(effects, 'SELECT key, COUNT(*) AS n FROM effects GROUP BY key');
-  expect(applied).toHaveLength(RUNS * 3);
-  // Each step completed once (exactly-once transitions), and no step ran again after its completion was committed.
-  const completed = query<{ run_id: string; step: string; at: number }>(
-    db,
-    "SELECT h.run_id, e.value ->> 'step' AS step, e.value ->> 'at' AS at FROM taskchart_history h, json_each(h.entries) e WHERE e.value ->> 'type' = 'step.completed'",
-  );
-  expect(completed).toHaveLength(RUNS * 3);
-  expect(new Set(completed.map((c) => `${c.run_id}:${c.step}`)).size).toBe(RUNS * 3);
-  for (const c of completed) {
-    const after = query<{ n: number }>(effects, `SELECT COUNT(*) AS n FROM executions WHERE key = '${c.run_id}:${c.step}' AND at > ${c.at}`);
-    expect(after[0]?.n, `${c.run_id}:${c.step} ran after it completed`).toBe(0);
-  }
+  // Every run completed; each step's side effect happened once (by idempotency key), completed once.
+  assertEveryStepOnce(db, effects, RUNS, 3);
   // Nothing left to publish, and every run's event log ends with run.completed.
   expect(query<{ n: number }>(db, 'SELECT COUNT(*) AS n FROM taskchart_outbox')[0]?.n).toBe(0);
   const last = query<{ type: string }>(

@@ -44,6 +44,7 @@ export {
   type WaitingFor,
   type WriteResult,
 } from './ports/store.js';
+export { fromJsonColumn, runFromRow, toJsonColumn, type RunRow } from './ports/run-row.js';
 export { assertKnownKeys } from './known-keys.js';
 export { backoffDelay, compileRetryPolicy, type BackoffShape, type RetryPolicy } from './retry-policy.js';
 export { parseMessage, WIRE_VERSION, SIGNATURE_HEADER, type TaskMessage, type TimerMessage, type WireMessage } from './messages.js';

@@ -1,6 +1,6 @@
 import pg from 'pg';
-import { InvalidOptionError, TaskchartError, type RunQuery, type RunStatus, type SerializedError, type Store } from '@taskchart/core';
-import { assertKnownKeys, type Claimant, type EventQuery, type HistoryEntry, type OutboxEntry, type PublishOptions, type RunPage, type RunRecord, type RunWrite, type StoredEvent, type WaitingFor, type WriteResult } from '@taskchart/core/adapter';
+import { InvalidOptionError, TaskchartError, type RunQuery, type Store } from '@taskchart/core';
+import { assertKnownKeys, fromJsonColumn, runFromRow, toJsonColumn, type Claimant, type EventQuery, type HistoryEntry, type OutboxEntry, type PublishOptions, type RunPage, type RunRecord, type RunRow, type RunWrite, type StoredEvent, type WriteResult } from '@taskchart/core/adapter';
 import { migrate } from './postgres-migrate.js';
 
 export interface PostgresStoreOptions {
@@ -73,25 +73,6 @@ function compileOptions(options: PostgresStoreOptions): CompiledOptions {
   return { schema, pool, ownsPool: true };
 }
 
-interface RunRow {
-  id: string;
-  chain: string;
-  status: string;
-  version: number;
-  step: string | null;
-  attempt: number;
-  total_attempts: number;
-  snapshot: string;
-  input: string | null;
-  output: string | null;
-  error: string | null;
-  failed_task: string | null;
-  waiting: string;
-  /** bigint: node-postgres gives it as a string. */
-  created_at: string;
-  updated_at: string;
-}
-
 interface HistoryRow {
   tx: string;
   seq: string;
@@ -108,30 +89,8 @@ interface OutboxRow {
   options: string | null;
 }
 
-const json = (value: unknown): string | null => (value === undefined ? null : JSON.stringify(value));
-const parse = <T>(text: string | null): T | undefined => (text === null ? undefined : (JSON.parse(text) as T));
-
-function toRecord(row: RunRow): RunRecord {
-  const output = parse<unknown>(row.output);
-  const error = parse<SerializedError>(row.error);
-  return {
-    id: row.id,
-    chain: row.chain,
-    status: row.status as RunStatus,
-    version: row.version,
-    step: row.step ?? undefined,
-    attempt: row.attempt,
-    totalAttempts: row.total_attempts,
-    waiting: JSON.parse(row.waiting) as WaitingFor[],
-    snapshot: JSON.parse(row.snapshot) as unknown,
-    input: parse<unknown>(row.input),
-    ...(row.output !== null ? { output } : {}),
-    ...(error ? { error } : {}),
-    ...(row.failed_task !== null ? { failedTask: row.failed_task } : {}),
-    createdAt: Number(row.created_at),
-    updatedAt: Number(row.updated_at),
-  };
-}
+const json = toJsonColumn;
+const parse = fromJsonColumn;
 
 function toOutboxEntry(o: OutboxRow): OutboxEntry {
   const options = parse<PublishOptions>(o.options);
@@ -318,7 +277,7 @@ export class PostgresStore implements Store {
 
   async load(id: string): Promise<RunRecord | undefined> {
     const [row] = await this.query<RunRow>(this.sql.load, [id]);
-    return row ? toRecord(row) : undefined;
+    return row ? runFromRow(row) : undefined;
   }
 
   async history(id: string): Promise<HistoryEntry[]> {
@@ -345,7 +304,7 @@ export class PostgresStore implements Store {
       where.push(`(created_at < ${at} OR (created_at = ${at} AND id > ${param(id)}))`);
     }
     const sql = `SELECT * FROM ${this.sql.runs} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id LIMIT ${param(limit + 1)}`;
-    const runs = (await this.query<RunRow>(sql, params)).map(toRecord);
+    const runs = (await this.query<RunRow>(sql, params)).map(runFromRow);
     const more = runs.length > limit;
     if (more) runs.length = limit;
     const last = runs[runs.length - 1];

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import { InvalidOptionError, StoreBusyError, StoreLostError, TaskchartError, type RunQuery, type RunStatus, type SerializedError, type Store } from '@taskchart/core';
-import { assertKnownKeys, type Claimant, type EventQuery, type HistoryEntry, type OutboxEntry, type PublishOptions, type RunPage, type RunRecord, type RunWrite, type StoredEvent, type WaitingFor, type WriteResult } from '@taskchart/core/adapter';
+import { InvalidOptionError, StoreBusyError, StoreLostError, TaskchartError, type RunQuery, type Store } from '@taskchart/core';
+import { assertKnownKeys, fromJsonColumn, runFromRow, toJsonColumn, type Claimant, type EventQuery, type HistoryEntry, type OutboxEntry, type PublishOptions, type RunPage, type RunRecord, type RunRow, type RunWrite, type StoredEvent, type WriteResult } from '@taskchart/core/adapter';
 import { isBusy, NATIVE_BUSY_TIMEOUT_MS, whileBusy, type BusyWait } from './sqlite-busy.js';
 import { hold, identify, isHeld, sameFile, type FileIdentity } from './sqlite-file.js';
 import { prepareSchema } from './sqlite-migrate.js';
@@ -28,24 +28,6 @@ const BUSY_TIMEOUT_MAX_MS = 3_600_000;
 const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 1000;
 
-interface RunRow {
-  id: string;
-  chain: string;
-  status: string;
-  version: number;
-  step: string | null;
-  attempt: number;
-  total_attempts: number;
-  snapshot: string;
-  input: string | null;
-  output: string | null;
-  error: string | null;
-  failed_task: string | null;
-  waiting: string;
-  created_at: number;
-  updated_at: number;
-}
-
 interface HistoryRow {
   seq: number;
   run_id: string;
@@ -61,30 +43,8 @@ interface OutboxRow {
   options: string | null;
 }
 
-const json = (value: unknown): string | null => (value === undefined ? null : JSON.stringify(value));
-const parse = <T>(text: string | null): T | undefined => (text === null ? undefined : (JSON.parse(text) as T));
-
-function toRecord(row: RunRow): RunRecord {
-  const output = parse<unknown>(row.output);
-  const error = parse<SerializedError>(row.error);
-  return {
-    id: row.id,
-    chain: row.chain,
-    status: row.status as RunStatus,
-    version: row.version,
-    step: row.step ?? undefined,
-    attempt: row.attempt,
-    totalAttempts: row.total_attempts,
-    waiting: JSON.parse(row.waiting) as WaitingFor[],
-    snapshot: JSON.parse(row.snapshot) as unknown,
-    input: parse<unknown>(row.input),
-    ...(row.output !== null ? { output } : {}),
-    ...(error ? { error } : {}),
-    ...(row.failed_task !== null ? { failedTask: row.failed_task } : {}),
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
-}
+const json = toJsonColumn;
+const parse = fromJsonColumn;
 
 function toOutboxEntry(o: OutboxRow): OutboxEntry {
   const options = parse<PublishOptions>(o.options);
@@ -346,7 +306,7 @@ export class SqliteStore implements Store {
   async load(id: string): Promise<RunRecord | undefined> {
     return this.read(() => {
       const row = this.stmts.load.get(id);
-      return row ? toRecord(row) : undefined;
+      return row ? runFromRow(row) : undefined;
     });
   }
 
@@ -383,7 +343,7 @@ export class SqliteStore implements Store {
     }
     const sql = `SELECT * FROM taskchart_runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id LIMIT ?`;
     return this.read(() => {
-      const runs = (this.db.prepare(sql).all(...params, limit + 1) as RunRow[]).map(toRecord);
+      const runs = (this.db.prepare(sql).all(...params, limit + 1) as RunRow[]).map(runFromRow);
       const more = runs.length > limit;
       if (more) runs.length = limit;
       const last = runs[runs.length - 1];
