@@ -136,6 +136,10 @@ export interface SerializedError {
   readonly stack?: string;
   /** Whether the retry policy allowed retrying this error. */
   readonly retryable: boolean;
+  /** A `RetryAfterError`'s delay: the next attempt's delay instead of the policy's backoff. */
+  readonly retryAfterMs?: number;
+  /** With `retryAfterMs`: not capped by the policy's `backoff.max`. */
+  readonly retryAfterIgnoresMax?: boolean;
 }
 
 /** `run.result()` rejects with this when a run ends `failed` or `compensated`. */
@@ -153,7 +157,11 @@ export class RunFailedError extends TaskchartError {
 
 export function serializeError(error: unknown, retryable: boolean): SerializedError {
   if (error instanceof Error) {
-    return { name: error.name, message: error.message, ...(error.stack ? { stack: error.stack } : {}), retryable };
+    // A RetryAfterError (by name and shape: a task may bundle another copy of core).
+    const asked = error.name === 'RetryAfterError' ? (error as { delayMs?: unknown; ignoreMax?: unknown }) : undefined;
+    const retryAfter =
+      typeof asked?.delayMs === 'number' ? { retryAfterMs: asked.delayMs, ...(asked.ignoreMax === true ? { retryAfterIgnoresMax: true } : {}) } : {};
+    return { name: error.name, message: error.message, ...(error.stack ? { stack: error.stack } : {}), retryable, ...retryAfter };
   }
   let message: string;
   try {

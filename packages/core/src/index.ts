@@ -6,6 +6,7 @@ export { chain, type AnyChain, type Chain, type ChainInput, type ChainOutput } f
 export { task, type CompensationContext, type TaskContext, type TaskOptions } from './task.js';
 export type { BackoffOptions, ErrorClass, Jitter, RetryOptions } from './retry-policy.js';
 export type { Duration } from './duration.js';
+export { RetryAfterError, parseRetryAfter, type RetryAfterHeaderOptions, type RetryAfterOptions } from './retry-after.js';
 export type { Clock } from './clock.js';
 export {
   InvalidOptionError,

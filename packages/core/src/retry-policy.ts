@@ -1,6 +1,7 @@
 import { parseDuration, type Duration } from './duration.js';
 import { InvalidOptionError, NonRetryableError } from './errors.js';
 import { assertKnownKeys } from './known-keys.js';
+import { RetryAfterError } from './retry-after.js';
 
 /** How retry delays are randomised. */
 export type Jitter =
@@ -37,7 +38,8 @@ export interface RetryOptions {
   backoff?: BackoffOptions;
   /**
    * Which errors are retried: a list of error classes (an error is retried when it is an
-   * instance of one) or a predicate. A {@link NonRetryableError} is never retried.
+   * instance of one) or a predicate. A {@link NonRetryableError} is never retried; a
+   * `RetryAfterError` always is (while attempts remain).
    * @defaultValue every error
    */
   retryOn?: readonly ErrorClass[] | ((error: unknown) => boolean);
@@ -136,7 +138,8 @@ export function compileRetryPolicy(options: RetryOptions | undefined, owner: str
     maxMs,
     factor,
     jitter,
-    isRetryable: (error) => !(error instanceof NonRetryableError) && matches(error),
+    // A task that names its next delay asks to be retried, whatever `retryOn` says.
+    isRetryable: (error) => error instanceof RetryAfterError || (!(error instanceof NonRetryableError) && matches(error)),
     delayFor(retry, random) {
       return backoffDelay(shape, retry, random);
     },

@@ -34,9 +34,10 @@ export interface TaskOptions<I, O> {
   /** @defaultValue `{ maxRetries: 3, backoff: { initial: '1s', max: '10m', factor: 2, jitter: 'full' } }` */
   retry?: RetryOptions;
   /**
-   * Abort an attempt after this long (through `ctx.signal`); the attempt counts as failed with
-   * a `TaskTimeoutError`, which is retried like any other error. From 1 ms to 365 days (longer
-   * is an `InvalidOptionError`). @defaultValue no timeout
+   * A hard limit on one attempt: when it elapses, `ctx.signal` aborts and the attempt counts as
+   * failed at once with a `TaskTimeoutError` (retried like any other error), even if the task
+   * ignores the signal; its late result is ignored (its promise keeps running in the process).
+   * From 1 ms to 365 days (longer is an `InvalidOptionError`). @defaultValue no timeout
    */
   timeout?: Duration;
   /** The broker queue this task's messages go to. @defaultValue 'taskchart' */

@@ -78,10 +78,11 @@ export function compileChainMachine(chainName: string, steps: readonly StepDef[]
   };
   const retryUpdate = (context: ChainContext, event: ChainEvent, params: unknown, compensation: boolean) => {
     const random = 'random' in event && typeof event.random === 'number' ? event.random : Math.random();
-    return {
-      attempt: context.attempt + 1,
-      retryDelayMs: policyOf((params as StepParams).step, compensation).delayFor(context.attempt - 1, random),
-    };
+    const policy = policyOf((params as StepParams).step, compensation);
+    // A RetryAfterError names the delay: capped by the policy's max unless it said otherwise.
+    const asked = 'error' in event ? event.error.retryAfterMs : undefined;
+    const delay = asked === undefined ? policy.delayFor(context.attempt - 1, random) : 'error' in event && event.error.retryAfterIgnoresMax ? asked : Math.min(asked, policy.maxMs);
+    return { attempt: context.attempt + 1, retryDelayMs: delay };
   };
 
   const machineSetup = setup({
