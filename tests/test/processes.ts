@@ -51,10 +51,13 @@ export function query<T>(path: string, sql: string): T[] {
   }
 }
 
-/** Waits (real time, polling every 25 ms) until `check()` holds; throws naming `what` after `timeoutMs`. */
-export async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
+/**
+ * Waits (real time, polling every 25 ms) until `check()` holds (it may be async, e.g. a query to
+ * another process's Postgres tables); throws naming `what` after `timeoutMs`.
+ */
+export async function until(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const started = Date.now();
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }

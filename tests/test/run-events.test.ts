@@ -150,7 +150,9 @@ describe('plugins', () => {
       ['risk', 2, false, false],
       ['quote', 1, true, true],
     ]);
-    expect(attempts[1]?.[0]).toEqual({ runId: 'ref-2', chain: 'referral', step: 'risk', task: 'risk', attempt: 1, compensation: false });
+    expect(attempts[1]?.[0]).toMatchObject({ runId: 'ref-2', chain: 'referral', step: 'risk', task: 'risk', queue: 'taskchart', attempt: 1, compensation: false });
+    expect(typeof attempts[1]?.[0].messageId).toBe('string');
+    expect(attempts[1]?.[0].headers).toBeTypeOf('object');
     expect(attempts[1]?.[1]).toEqual({ ok: false, error: { name: 'Error', message: 'risk API down for t-2' } });
     expect(order.slice(0, 2)).toEqual(['open quote#1', 'close quote#1']);
     // Both failure hooks heard of it: the plugin's and the onFailure option's (sugar for one plugin).
@@ -169,7 +171,7 @@ describe('plugins', () => {
     const store = sqliteStore(':memory:');
     const base = { broker: memoryBroker(), store, chains: [referral] };
     expect(() => createRuntime({ ...base, plugins: [{ name: 'x', onEvnt: () => undefined } as never] })).toThrow(
-      new InvalidOptionError('createRuntime: plugins[0]: onEvnt', 'unknown option; did you mean "onEvent"? valid options: name, onEvent, onFailure, wrapAttempt'),
+      new InvalidOptionError('createRuntime: plugins[0]: onEvnt', 'unknown option; did you mean "onEvent"? valid options: name, onEvent, onFailure, wrapAttempt, messageHeaders'),
     );
     expect(() => createRuntime({ ...base, plugins: [{ onEvent: () => undefined } as never] })).toThrow('createRuntime: plugins[0].name: must be a non-empty string');
     expect(() => createRuntime({ ...base, plugins: [{ name: 'x', wrapAttempt: 1 } as never] })).toThrow('createRuntime: plugins[0].wrapAttempt: must be a function');

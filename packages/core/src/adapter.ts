@@ -10,7 +10,7 @@ export { systemClock, createSystemClock, MAX_TIMER_MS, type Clock, type HostTime
 export { parseDuration, type DurationUnit } from './duration.js';
 export { InvalidOptionError, MessageRefusedError, StoreBusyError, StoreLostError, TaskchartError, serializeError, type SerializedError } from './errors.js';
 export type { ChainContext, FailureInfo } from './machine/chain-context.js';
-export type { StepDef } from './machine/compile-machine.js';
+export { compensationActorId, stepActorId, type StepDef } from './machine/compile-machine.js';
 export {
   DEAD_LETTER_QUEUE_HEADER,
   DEAD_LETTER_REASON_HEADER,

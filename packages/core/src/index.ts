@@ -30,6 +30,6 @@ export { createRuntime, type Runtime } from './runtime/runtime.js';
 export { createClient, type Client, type EventsQuery, type StartRunOptions } from './client/client.js';
 export type { ClientOptions, Logger, RuntimeOptions } from './runtime/runtime-options.js';
 export type { ResultOptions, RunHandle, RunInfo, RunInfoPage } from './runtime/run-info.js';
-export type { AttemptContext, AttemptOutcome, Plugin } from './runtime/plugins.js';
+export type { AttemptContext, AttemptOutcome, MessageCause, OutgoingMessage, Plugin } from './runtime/plugins.js';
 export type { RunEvent, RunEventOf } from './runtime/run-events.js';
 export type { FailureReport } from './runtime/failure-report.js';

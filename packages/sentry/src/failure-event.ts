@@ -47,6 +47,7 @@ export function failureEvent(report: FailureReport, options: CompiledSentryOptio
     mechanism: { type: 'taskchart', handled: true, exception_id: 0 },
   };
   const tags: Record<string, string> = { chain: report.chain, task: report.task, run_id: report.runId, step: report.step };
+  if (report.queue !== undefined) tags['queue'] = report.queue;
   if (report.compensation) tags['compensation'] = 'true';
   if (report.parked) tags['parked'] = 'true';
   return {

@@ -7,7 +7,7 @@ import { compileSentryOptions, type CompiledSentryOptions, type SentryPluginOpti
 import { redactText } from './redact.js';
 
 /** The tags an attempt's isolation scope carries; cleared from the scopes a failure is captured in. */
-const ATTEMPT_TAGS = ['run_id', 'chain', 'task', 'step', 'attempt', 'compensation', 'parked'] as const;
+const ATTEMPT_TAGS = ['run_id', 'chain', 'task', 'queue', 'step', 'attempt', 'compensation', 'parked'] as const;
 
 /**
  * The Sentry plugin: one Sentry event per final failure (`Task <task> has failed <n> times: …`),
@@ -79,7 +79,7 @@ async function captureFailure(report: FailureReport, options: CompiledSentryOpti
 
 function inIsolationScope(ctx: AttemptContext, next: () => Promise<AttemptOutcome>): Promise<AttemptOutcome> {
   return Sentry.withIsolationScope((scope) => {
-    scope.setTags({ run_id: ctx.runId, chain: ctx.chain, task: ctx.task, step: ctx.step, attempt: String(ctx.attempt), compensation: ctx.compensation ? 'true' : undefined, parked: undefined });
+    scope.setTags({ run_id: ctx.runId, chain: ctx.chain, task: ctx.task, queue: ctx.queue, step: ctx.step, attempt: String(ctx.attempt), compensation: ctx.compensation ? 'true' : undefined, parked: undefined });
     return next();
   });
 }

@@ -97,7 +97,7 @@ describe('sentryPlugin with the real @sentry/node SDK', () => {
       ['TaskchartTaskFailed', 'Task risk has failed 3 times: risk API down for ann (password=[Filtered])'],
     ]);
     expect(values[0]?.stacktrace?.frames?.length).toBeGreaterThan(0);
-    expect(event.tags).toEqual({ chain: 'signup', task: 'risk', run_id: 'signup-a', step: 'risk' });
+    expect(event.tags).toEqual({ chain: 'signup', task: 'risk', queue: 'taskchart', run_id: 'signup-a', step: 'risk' });
     expect(event.extra).toEqual({
       attempts: 3,
       step: 'risk',
@@ -179,9 +179,9 @@ describe('sentryPlugin with the real @sentry/node SDK', () => {
     const runs = await Promise.all([rig.runtime.run(c, { who: 'ann' }, { id: 'probe-ann' }), rig.runtime.run(c, { who: 'bob' }, { id: 'probe-bob' })]);
     await finish(rig, runs.map((r) => r.id));
     const messages = receiver.events.filter((e) => e.message?.startsWith('probe '));
-    expect(messages.map((e) => [e.message, e.tags?.['who'], e.tags?.['run_id'], e.tags?.['chain'], e.tags?.['task'], e.tags?.['attempt']]).sort()).toEqual([
-      ['probe ann', 'ann', 'probe-ann', 'probes', 'probe', '1'],
-      ['probe bob', 'bob', 'probe-bob', 'probes', 'probe', '1'],
+    expect(messages.map((e) => [e.message, e.tags?.['who'], e.tags?.['run_id'], e.tags?.['chain'], e.tags?.['task'], e.tags?.['queue'], e.tags?.['attempt']]).sort()).toEqual([
+      ['probe ann', 'ann', 'probe-ann', 'probes', 'probe', 'taskchart', '1'],
+      ['probe bob', 'bob', 'probe-bob', 'probes', 'probe', 'taskchart', '1'],
     ]);
   });
 

@@ -11,12 +11,22 @@ export interface SentryReceiver {
   readonly dsn: string;
   readonly events: Event[];
   readonly envelopes: number;
+  /** Envelope requests that were held (see `holdNext`) and whose sender went away before a response: never recorded. */
+  readonly dropped: number;
+  /**
+   * Holds the next envelope request: it is read but neither recorded nor answered, as an ingest
+   * that has not committed it yet. Resolves when that request has arrived. If its sender goes
+   * away meanwhile (killed), the envelope is dropped; `release()` records and answers it.
+   */
+  holdNext(): Promise<{ release(): void }>;
   close(): Promise<void>;
 }
 
 export async function startSentryReceiver(): Promise<SentryReceiver> {
   const events: Event[] = [];
   let envelopes = 0;
+  let dropped = 0;
+  let hold: ((held: { release(): void }) => void) | undefined;
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -27,9 +37,22 @@ export async function startSentryReceiver(): Promise<SentryReceiver> {
       }
       let body = Buffer.concat(chunks);
       if (req.headers['content-encoding'] === 'gzip') body = gunzipSync(body);
-      envelopes++;
-      for (const item of parseEnvelope(body)) if (item.type === 'event') events.push(item.payload as Event);
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      const record = () => {
+        envelopes++;
+        for (const item of parseEnvelope(body)) if (item.type === 'event') events.push(item.payload as Event);
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      };
+      const held = hold;
+      if (!held) return record();
+      hold = undefined;
+      let gone = false;
+      res.on('close', () => {
+        if (!res.writableEnded && !gone) {
+          gone = true;
+          dropped++;
+        }
+      });
+      held({ release: () => (gone ? undefined : record()) });
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -40,7 +63,15 @@ export async function startSentryReceiver(): Promise<SentryReceiver> {
     get envelopes() {
       return envelopes;
     },
-    close: () => new Promise<void>((resolve, reject) => server.close((e) => (e ? reject(e) : resolve()))),
+    get dropped() {
+      return dropped;
+    },
+    holdNext: () => new Promise((resolve) => (hold = resolve)),
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((e) => (e ? reject(e) : resolve()));
+        server.closeAllConnections();
+      }),
   };
 }
 

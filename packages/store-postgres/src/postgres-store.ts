@@ -1,77 +1,19 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { InvalidOptionError, TaskchartError, type RunQuery, type Store } from '@taskchart/core';
-import { assertKnownKeys, fromJsonColumn, runFromRow, toJsonColumn, type Claimant, type EventQuery, type HistoryEntry, type OutboxEntry, type PublishOptions, type RunPage, type RunRecord, type RunRow, type RunWrite, type StoredEvent, type WriteResult } from '@taskchart/core/adapter';
+import { InvalidOptionError, TaskchartError, type Clock, type Logger, type RunQuery, type Store } from '@taskchart/core';
+import { fromJsonColumn, runFromRow, toJsonColumn, type Claimant, type EventQuery, type HistoryEntry, type OutboxEntry, type PublishOptions, type RunPage, type RunRecord, type RunRow, type RunWrite, type StoredEvent, type WriteResult } from '@taskchart/core/adapter';
+import { inTransaction } from './postgres-client.js';
+import { asOutage, isConnectionError } from './postgres-errors.js';
 import { migrate } from './postgres-migrate.js';
+import { compileOptions, type PostgresStoreOptions } from './postgres-options.js';
+import { purgeFinished, type CompiledRetention, type PurgeResult } from './postgres-retention.js';
+import { ChangeWatcher, changePayload, channelOf, type StoreChange } from './postgres-watch.js';
 
-export interface PostgresStoreOptions {
-  /** Where to connect (`postgres://user:pass@host:5432/db`). Give this or `pool`, not both. */
-  connectionString?: string;
-  /**
-   * A `pg.Pool` you own: the store uses it and leaves it open on `close()` (end it yourself).
-   * Give this or `connectionString`, not both.
-   */
-  pool?: pg.Pool;
-  /**
-   * The Postgres schema that holds the store's tables; created and migrated on start. A lower-case
-   * identifier of 1 to 63 characters (`a-z`, `0-9`, `_`, not starting with a digit).
-   * @defaultValue 'taskchart'
-   */
-  schema?: string;
-  /**
-   * The most connections the store's own pool opens, from 1 to 1,000 (only with
-   * `connectionString`). @defaultValue 10
-   */
-  poolSize?: number;
-  /**
-   * The `application_name` of the store's connections (seen in `pg_stat_activity`), 1 to 63
-   * characters (only with `connectionString`). @defaultValue 'taskchart'
-   */
-  applicationName?: string;
-}
-
-const OPTION_KEYS = ['connectionString', 'pool', 'schema', 'poolSize', 'applicationName'];
-const MAX_POOL_SIZE = 1_000;
-/** Postgres truncates identifiers (and application names) beyond 63 bytes. */
-const MAX_NAME = 63;
 /** `list()` and `events()` page sizes. */
 const DEFAULT_LIMIT = 100;
+/** How long `events()` waits at most for a committed row hidden behind an older transaction. */
+const HIDDEN_WAIT_MAX_MS = 80;
 const MAX_LIMIT = 1000;
-
-interface CompiledOptions {
-  readonly schema: string;
-  readonly pool: pg.Pool;
-  readonly ownsPool: boolean;
-}
-
-function compileOptions(options: PostgresStoreOptions): CompiledOptions {
-  if (typeof options !== 'object' || options === null) throw new InvalidOptionError('postgresStore', 'needs an options object with `connectionString` or `pool`');
-  assertKnownKeys(options, OPTION_KEYS, 'postgresStore');
-  const schema = options.schema ?? 'taskchart';
-  if (typeof schema !== 'string' || !/^[a-z_][a-z0-9_]*$/.test(schema) || schema.length > MAX_NAME) {
-    throw new InvalidOptionError('postgresStore: schema', `must be a lower-case identifier of 1 to ${MAX_NAME} characters (a-z, 0-9, _, not starting with a digit), got ${JSON.stringify(schema)}`);
-  }
-  if (options.pool !== undefined) {
-    if (options.connectionString !== undefined) throw new InvalidOptionError('postgresStore: pool', 'give `pool` or `connectionString`, not both');
-    for (const key of ['poolSize', 'applicationName'] as const) {
-      if (options[key] !== undefined) throw new InvalidOptionError(`postgresStore: ${key}`, 'applies to the pool the store opens from `connectionString`; set it on your own `pool` instead');
-    }
-    if (!(options.pool instanceof pg.Pool)) throw new InvalidOptionError('postgresStore: pool', 'must be a pg.Pool');
-    return { schema, pool: options.pool, ownsPool: false };
-  }
-  if (typeof options.connectionString !== 'string' || options.connectionString.length === 0) {
-    throw new InvalidOptionError('postgresStore: connectionString', 'must be a postgres:// URL (or give `pool`)');
-  }
-  const poolSize = options.poolSize ?? 10;
-  if (!Number.isInteger(poolSize) || poolSize < 1 || poolSize > MAX_POOL_SIZE) {
-    throw new InvalidOptionError('postgresStore: poolSize', `must be a whole number from 1 to ${MAX_POOL_SIZE}, got ${String(poolSize)}`);
-  }
-  const applicationName = options.applicationName ?? 'taskchart';
-  if (typeof applicationName !== 'string' || applicationName.length < 1 || applicationName.length > MAX_NAME) {
-    throw new InvalidOptionError('postgresStore: applicationName', `must be a string of 1 to ${MAX_NAME} characters, got ${JSON.stringify(applicationName)}`);
-  }
-  const pool = new pg.Pool({ connectionString: options.connectionString, max: poolSize, application_name: applicationName });
-  return { schema, pool, ownsPool: true };
-}
 
 interface HistoryRow {
   tx: string;
@@ -151,8 +93,15 @@ export class PostgresStore implements Store {
   readonly schema: string;
   readonly pool: pg.Pool;
   private readonly ownsPool: boolean;
-  private readonly migrated: Promise<void>;
+  private migrated: Promise<void>;
   private readonly sql;
+  private readonly watcher: ChangeWatcher;
+  private readonly retention: CompiledRetention | undefined;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly onPoolError: (error: Error) => void;
+  private sweepTimer: ReturnType<Clock['setTimeout']> | undefined;
+  private sweeping: Promise<unknown> | undefined;
   private closed = false;
 
   constructor(options: PostgresStoreOptions) {
@@ -160,10 +109,18 @@ export class PostgresStore implements Store {
     this.schema = compiled.schema;
     this.pool = compiled.pool;
     this.ownsPool = compiled.ownsPool;
-    if (this.ownsPool) {
-      // An idle connection the server drops must not crash the process; the next query reconnects.
-      this.pool.on('error', () => undefined);
-    }
+    this.retention = compiled.retention;
+    this.clock = compiled.clock;
+    this.logger = compiled.logger;
+    const channel = channelOf(this.schema);
+    // Its own connection, with the pool's settings: a LISTEN must not hold a pool connection.
+    const listenAt = compiled.listenConnectionString;
+    const listenConfig = listenAt === undefined ? this.pool.options : { connectionString: listenAt, application_name: this.pool.options.application_name };
+    this.watcher = new ChangeWatcher(listenConfig, channel, compiled.logger);
+    // An idle pooled connection the server drops emits 'error' on the pool: unhandled, it would
+    // crash the process. The pool has already discarded it; the next call opens a new one.
+    this.onPoolError = (error: Error) => this.logger.warn('postgresStore: an idle connection to the server failed; the pool replaces it', { schema: this.schema, error: error.message });
+    this.pool.on('error', this.onPoolError);
     const s = pg.escapeIdentifier(this.schema);
     this.sql = {
       insertRun: `INSERT INTO ${s}.runs (id, chain, status, version, step, attempt, total_attempts, snapshot, input, output, error, failed_task, waiting, created_at, updated_at)
@@ -181,6 +138,7 @@ export class PostgresStore implements Store {
          WHERE o.id = c.id RETURNING o.id::text AS id, o.run_id, o.queue, o.body, o.options`,
       deferOutbox: `UPDATE ${s}.outbox SET claimed_until = $1 WHERE claimed_by = $2 AND id = ANY($3::bigint[])`,
       deleteOutbox: `DELETE FROM ${s}.outbox WHERE id = ANY($1::bigint[])`,
+      notify: `SELECT pg_notify(${pg.escapeLiteral(channel)}, p) FROM unnest($1::text[]) AS p`,
       load: `SELECT * FROM ${s}.runs WHERE id = $1`,
       history: `SELECT entries FROM ${s}.history WHERE run_id = $1 ORDER BY tx, seq`,
       runs: `${s}.runs`,
@@ -189,6 +147,34 @@ export class PostgresStore implements Store {
     this.migrated = migrate(this.pool, this.schema);
     // Reported by `ready()` and every call; not an unhandled rejection meanwhile.
     this.migrated.catch(() => undefined);
+    if (this.retention && this.retention.keepMs.size > 0) this.scheduleSweep(this.retention.everyMs);
+  }
+
+  private scheduleSweep(everyMs: number): void {
+    this.sweepTimer = this.clock.setTimeout(() => {
+      this.sweepTimer = undefined;
+      if (this.closed) return;
+      this.scheduleSweep(everyMs);
+      // A sweep still going (a slow server) is not doubled: this turn is skipped.
+      this.sweeping ??= this.purge()
+        .catch((error: unknown) => {
+          this.logger.warn('postgresStore: retention sweep failed; the next sweep tries again', { schema: this.schema, error: error instanceof Error ? error.message : JSON.stringify(error) });
+        })
+        .finally(() => {
+          this.sweeping = undefined;
+        });
+    }, everyMs);
+  }
+
+  /**
+   * Deletes now (by the store's clock) the finished runs the `retention` option no longer keeps,
+   * with their history, in batches (at most 200 per call; the next sweep goes on). Sweeps also
+   * run by themselves every `retention.every`. `busy` when another process was sweeping.
+   */
+  async purge(): Promise<PurgeResult> {
+    await this.open();
+    if (!this.retention) return { deleted: {}, busy: false };
+    return purgeFinished(this.pool, this.schema, this.retention, this.clock.now());
   }
 
   /** Resolves once the schema is created or migrated; rejects with what stopped it. */
@@ -198,30 +184,34 @@ export class PostgresStore implements Store {
 
   private async open(): Promise<void> {
     if (this.closed) throw new TaskchartError(`postgresStore: the store on schema ${JSON.stringify(this.schema)} is closed`);
-    await this.migrated;
+    const attempt = this.migrated;
+    try {
+      await attempt;
+    } catch (error) {
+      if (!isConnectionError(error)) throw error;
+      // The server could not be reached when the store started: try again with this call.
+      if (this.migrated === attempt) {
+        this.migrated = migrate(this.pool, this.schema);
+        this.migrated.catch(() => undefined);
+      }
+      await this.migrated.catch((e: unknown) => {
+        throw asOutage(e, this.schema);
+      });
+    }
   }
 
   private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     await this.open();
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
-      try {
-        const result = await work(client);
-        await client.query('COMMIT');
-        return result;
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw error;
-      }
-    } finally {
-      client.release();
-    }
+    return inTransaction(this.pool, this.schema, work);
   }
 
   private async query<R extends pg.QueryResultRow>(text: string, values: unknown[]): Promise<R[]> {
     await this.open();
-    return (await this.pool.query<R>(text, values)).rows;
+    try {
+      return (await this.pool.query<R>(text, values)).rows;
+    } catch (error) {
+      throw asOutage(error, this.schema);
+    }
   }
 
   private async applyWrite(client: pg.PoolClient, write: RunWrite, claimant: Claimant): Promise<WriteResult> {
@@ -270,7 +260,15 @@ export class PostgresStore implements Store {
     });
     return this.transaction(async (client) => {
       const results: WriteResult[] = new Array<WriteResult>(writes.length);
-      for (const i of order) results[i] = await this.applyWrite(client, writes[i] as RunWrite, claimant);
+      const changes = new Set<string>();
+      for (const i of order) {
+        const write = writes[i] as RunWrite;
+        const result = await this.applyWrite(client, write, claimant);
+        results[i] = result;
+        if (result.ok && write.history.length > 0) changes.add(changePayload(write.record.id, write.record.chain));
+      }
+      // Delivered to watchers when (and only if) this transaction commits.
+      if (changes.size > 0) await client.query(this.sql.notify, [[...changes]]);
       return results;
     });
   }
@@ -301,7 +299,8 @@ export class PostgresStore implements Store {
     if (query.cursor !== undefined) {
       const [createdAt, id] = parseListCursor(query.cursor);
       const at = param(createdAt);
-      where.push(`(created_at < ${at} OR (created_at = ${at} AND id > ${param(id)}))`);
+      // `created_at <= at` first: an index range condition (the OR alone made deep pages scan from the top).
+      where.push(`created_at <= ${at} AND (created_at < ${at} OR id > ${param(id)})`);
     }
     const sql = `SELECT * FROM ${this.sql.runs} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id LIMIT ${param(limit + 1)}`;
     const runs = (await this.query<RunRow>(sql, params)).map(runFromRow);
@@ -315,12 +314,13 @@ export class PostgresStore implements Store {
    * The event log, oldest first, in `(tx, seq)` order. Only rows of transactions older than
    * every transaction still running are read (`tx < pg_snapshot_xmin(pg_current_snapshot())`):
    * a row that commits later always sorts after what was read, so following the log never skips
-   * an event. A transaction left open elsewhere in the database delays the log until it ends.
+   * an event. A transaction left open elsewhere on the server delays the log until it ends; a
+   * read that finds a committed row held back that way waits up to 155 ms for it, then reads again.
    */
   async events(query: EventQuery = {}): Promise<StoredEvent[]> {
     const limit = checkLimit(query.limit, 'events: limit');
     const after = query.after !== undefined ? parseEventCursor(query.after) : undefined;
-    const where = ['tx < pg_snapshot_xmin(pg_current_snapshot())'];
+    const where: string[] = [];
     const params: unknown[] = [];
     const param = (value: unknown) => {
       params.push(value);
@@ -330,18 +330,35 @@ export class PostgresStore implements Store {
     if (query.runId !== undefined) where.push(`run_id = ${param(query.runId)}`);
     if (query.chain !== undefined) where.push(`chain = ${param(query.chain)}`);
     // Every row holds at least one entry; one more row covers the entries skipped in the first.
-    const sql = `SELECT tx::text AS tx, seq::text AS seq, run_id, chain, entries FROM ${this.sql.historyTable} WHERE ${where.join(' AND ')} ORDER BY tx, seq LIMIT ${param(limit + 1)}`;
-    const events: StoredEvent[] = [];
-    for (const row of await this.query<HistoryRow>(sql, params)) {
-      const entries = JSON.parse(row.entries) as HistoryEntry[];
-      const first = after && row.tx === after[0] && row.seq === after[1];
-      for (let i = 0; i < entries.length && events.length < limit; i++) {
-        if (first && i <= after[2]) continue;
-        events.push({ cursor: eventCursor(row.tx, row.seq, i), runId: row.run_id, chain: row.chain, entry: entries[i] as HistoryEntry });
+    // Rows at or past the barrier (`hidden`) sort after every readable one: they end the page.
+    const sql = `SELECT tx::text AS tx, seq::text AS seq, run_id, chain, entries, tx >= b.xmin AS hidden
+      FROM ${this.sql.historyTable}, (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) b
+      ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY tx, seq LIMIT ${param(limit + 1)}`;
+    const read = async () => {
+      const events: StoredEvent[] = [];
+      for (const row of await this.query<HistoryRow & { hidden: boolean }>(sql, params)) {
+        if (row.hidden) return { events, hidden: row.tx };
+        const entries = JSON.parse(row.entries) as HistoryEntry[];
+        const first = after && row.tx === after[0] && row.seq === after[1];
+        for (let i = 0; i < entries.length && events.length < limit; i++) {
+          if (first && i <= after[2]) continue;
+          events.push({ cursor: eventCursor(row.tx, row.seq, i), runId: row.run_id, chain: row.chain, entry: entries[i] as HistoryEntry });
+        }
+        if (events.length >= limit) break;
       }
-      if (events.length >= limit) break;
+      return { events, hidden: undefined };
+    };
+    const page = await read();
+    if (page.hidden === undefined || page.events.length >= limit) return page.events;
+    // A committed row waits behind an older transaction still running (anywhere on the server).
+    // Wait a little for it to end (5 ms doubling, 155 ms in all), so that a reader right after a
+    // commit finds it while other work goes on; past that, the page ends before it.
+    for (let waitMs = 5; waitMs <= HIDDEN_WAIT_MAX_MS; waitMs *= 2) {
+      await sleep(waitMs);
+      const [barrier] = await this.query<{ passed: boolean }>('SELECT pg_snapshot_xmin(pg_current_snapshot()) > $1::xid8 AS passed', [page.hidden]);
+      if (barrier?.passed === true) return (await read()).events;
     }
-    return events;
+    return page.events;
   }
 
   async claimOutbox(claimant: Claimant, limit: number): Promise<OutboxEntry[]> {
@@ -367,12 +384,32 @@ export class PostgresStore implements Store {
     await this.query(this.sql.deleteOutbox, [[...ids]]);
   }
 
-  /** Ends the store's own pool (a `pool` you gave stays open). Later calls reject. */
+  /**
+   * Calls `listener` soon after any process commits events to this schema's log, through
+   * LISTEN/NOTIFY on one connection of its own (opened while at least one listener is registered,
+   * reconnected with backoff when it drops; an empty hint follows each reconnection). Best
+   * effort: keep a slow poll as the safety net. Returns the function that stops the listener.
+   */
+  watch(listener: (change: StoreChange) => void): () => void {
+    if (this.closed) return () => undefined;
+    return this.watcher.add(listener);
+  }
+
+  /** @internal For tests: the server pid of the LISTEN connection while it is up. */
+  get watchBackendPid(): number | undefined {
+    return this.watcher.backendPid;
+  }
+
+  /** Ends the store's own pool (a `pool` you gave stays open) and its LISTEN connection. Later calls reject. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.sweepTimer !== undefined) this.clock.clearTimeout(this.sweepTimer);
+    await this.sweeping;
+    await this.watcher.close();
     await this.migrated.catch(() => undefined);
     if (this.ownsPool) await this.pool.end();
+    else this.pool.off('error', this.onPoolError);
   }
 }
 

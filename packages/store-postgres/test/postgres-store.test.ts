@@ -58,6 +58,8 @@ describe('postgres store', () => {
     expect(bad({ pool, connectionString: PG_URL })).toThrow(/postgresStore: pool: give `pool` or `connectionString`, not both/);
     expect(bad({ pool, poolSize: 2 })).toThrow(/postgresStore: poolSize: applies to the pool the store opens/);
     expect(bad({ connectionString: PG_URL, applicationName: '' })).toThrow(/postgresStore: applicationName: must be a string of 1 to 63 characters/);
+    expect(bad({ connectionString: PG_URL, listenConnectionString: '' })).toThrow(/postgresStore: listenConnectionString: must be a postgres:\/\/ URL/);
+    expect(bad({ connectionString: PG_URL, logger: { warn: () => undefined } })).toThrow(/postgresStore: logger: must be an object with warn\(message, details\) and error\(message, details\)/);
     return pool.end();
   });
 

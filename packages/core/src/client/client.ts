@@ -9,11 +9,11 @@ import type { AnyChain, ChainInput, ChainOutput } from '../chain.js';
 import { formatDuration, parseDuration } from '../duration.js';
 import { InvalidOptionError, RunFailedError, RunParkedError, RuntimeStateError, UnknownChainError } from '../errors.js';
 import { assertKnownKeys } from '../known-keys.js';
-import { isTerminal, TERMINAL_STATUSES, type RunQuery, type RunRecord, type RunStatus, type StoredEvent } from '../ports/store.js';
+import { isTerminal, TERMINAL_STATUSES, type RunQuery, type RunRecord, type RunStatus, type StoreChange, type StoredEvent } from '../ports/store.js';
 import type { PersistedChainSnapshot } from '../runtime/decide.js';
 import { asStored, assertJson } from '../runtime/json-value.js';
 import { OutboxRelay } from '../runtime/outbox-relay.js';
-import { EventBus } from '../runtime/plugins.js';
+import { EventBus, headerHook } from '../runtime/plugins.js';
 import { applyRefusal } from '../runtime/refusal.js';
 import { RunEngine } from '../runtime/run-engine.js';
 import { toRunEvent, type RunEvent } from '../runtime/run-events.js';
@@ -48,10 +48,16 @@ interface FeedOptions {
 }
 
 type Waiter = { resolve: (record: RunRecord) => void; reject: (error: Error) => void };
+/** A feed woken by the store's change hints (`Store.watch`). */
+type Watching = { readonly chain: string | undefined; readonly wake: () => void };
+/** A feed's state between store hints: `woken` since its last read; `fastMs`: the next quick re-read after a hint. */
+type HintState = { woken: boolean; fastMs: number | undefined; end: (() => void) | undefined };
 type State = 'open' | 'closing' | 'closed';
 
 /** The first pause of a feed that has nothing new; it doubles up to `resultPoll`. */
 const FIRST_POLL_MS = 50;
+/** After a store hint, a feed reads again 50 ms later, doubling up to this (the hinted commit may not be readable yet). */
+const HINT_REREAD_MAX_MS = 1_000;
 /** The reason a settled or cancelled `result()` waiter stops following the event log. */
 const WAITER_DONE = new RuntimeStateError('result() waiter done');
 const EVENT_PAGE = 100;
@@ -75,12 +81,16 @@ export class Client {
   readonly bus: EventBus;
   private readonly waiters = new Map<string, Set<Waiter>>();
   private readonly wakers = new Set<() => void>();
+  private stopWaking: (() => void) | undefined;
   /**
    * Every pending poll pause, ended at once by close(). A set rather than one 'abort' listener
    * each on a shared signal: an EventTarget's addEventListener walks its listeners, and thousands
    * of result() calls would make each add cost as much as all the others.
    */
   private readonly pauses = new Set<() => void>();
+  /** Feeds woken by the store's change hints, by run id ('' for feeds of every run). Only with a store that can watch. */
+  private readonly watching = new Map<string, Set<Watching>>();
+  private unwatch: (() => void) | undefined;
   private readonly closing = new AbortController();
   private closed: Promise<void> | undefined;
   private state: State = 'open';
@@ -105,11 +115,24 @@ export class Client {
       logger: o.logger,
       onRefused: (entry, refusal) => applyRefusal(this.engine, entry, refusal),
     });
-    this.engine = new RunEngine(o.store, o.chains, o.clock, this.relay, (record) => this.settle(record), !o.broker.capabilities.durable, this.bus);
-    // A feed of this process wakes as soon as this process commits something.
-    this.bus.on('*', () => {
-      for (const wake of [...this.wakers]) wake();
+    this.engine = new RunEngine(o.store, o.chains, o.clock, this.relay, (record) => this.settle(record), !o.broker.capabilities.durable, this.bus, headerHook(o.plugins, o.logger));
+  }
+
+  /**
+   * A feed of this process wakes as soon as this process commits something. The bus listener
+   * exists only while a feed waits: with none, a commit builds no run events at all.
+   */
+  private addWaker(wake: () => void): void {
+    this.wakers.add(wake);
+    this.stopWaking ??= this.bus.on('*', () => {
+      for (const w of [...this.wakers]) w();
     });
+  }
+
+  private deleteWaker(wake: () => void): void {
+    if (!this.wakers.delete(wake) || this.wakers.size > 0) return;
+    this.stopWaking?.();
+    this.stopWaking = undefined;
   }
 
   private get label(): string {
@@ -154,7 +177,8 @@ export class Client {
   /**
    * Every event of the runs `query` selects, whichever process committed it: replays the store's
    * event log, then follows it (reading it again 50 ms after an empty read, backing off to
-   * `resultPoll`). Ends when the loop breaks (or `return()` is called) or the client closes.
+   * `resultPoll`; with a store that can watch, such as Postgres, reading when the store hints at
+   * a commit and otherwise every `resultPoll`). Ends when the loop breaks (or `return()` is called) or the client closes.
    * Resume after a restart with `after: lastEvent.cursor`.
    */
   events(query: EventsQuery = {}): AsyncGenerator<RunEvent, void, undefined> {
@@ -163,52 +187,103 @@ export class Client {
     return this.feed(query, { wake: true });
   }
 
+  /**
+   * With a store that can watch (`Store.watch`), calls `wake` on each hint for run `runId` (or, for
+   * '', any run of `chain`); returns the function that stops it.
+   */
+  private watchStore(runId: string, chain: string | undefined, wake: () => void): (() => void) | undefined {
+    const store = this.options.store;
+    if (!store.watch) return undefined;
+    this.unwatch ??= store.watch((change) => this.changed(change));
+    const entry: Watching = { chain, wake };
+    let set = this.watching.get(runId);
+    if (!set) this.watching.set(runId, (set = new Set()));
+    set.add(entry);
+    return () => {
+      set.delete(entry);
+      if (set.size === 0 && this.watching.get(runId) === set) this.watching.delete(runId);
+    };
+  }
+
+  /** A store hint: wakes the feeds it concerns (every feed when it names no run). */
+  private changed(change: StoreChange): void {
+    const sets = change.runId === undefined ? [...this.watching.values()] : [this.watching.get(change.runId), this.watching.get('')];
+    for (const set of sets) {
+      for (const w of [...(set ?? [])]) if (change.chain === undefined || w.chain === undefined || w.chain === change.chain) w.wake();
+    }
+  }
+
   private async *feed(query: EventsQuery, { wake, signal, pollMs, skip, delayFirst }: FeedOptions): AsyncGenerator<RunEvent, void, undefined> {
     let after = query.after;
-    let pauseMs = pollMs ?? FIRST_POLL_MS;
+    // With a store that can watch, a feed reads when a hint wakes it, again 50 ms later doubling
+    // to 1 s (the hinted events may not be readable yet), and otherwise only every `resultPoll`.
+    const hint: HintState = { woken: false, fastMs: undefined, end: undefined };
+    const unwatch = this.watchStore(query.runId ?? '', query.chain, () => {
+      hint.woken = true;
+      hint.fastMs = FIRST_POLL_MS;
+      hint.end?.();
+    });
+    const slowMs = pollMs ?? this.options.resultPollMs;
+    let pauseMs = pollMs ?? (unwatch ? slowMs : FIRST_POLL_MS);
     const stopped = () => this.closing.signal.aborted || signal?.aborted === true;
-    if (delayFirst) await this.pause(pauseMs, wake, signal);
-    for (let reads = 0; !stopped(); reads++) {
-      if (reads > 0 && skip?.()) {
-        await this.pause(pauseMs, wake, signal);
-        continue;
+    try {
+      if (delayFirst) await this.pause(pauseMs, wake, signal, hint);
+      for (let reads = 0; !stopped(); reads++) {
+        hint.woken = false;
+        if (reads > 0 && skip?.()) {
+          await this.pause(pauseMs, wake, signal, hint);
+          continue;
+        }
+        let page: StoredEvent[];
+        try {
+          page = await this.options.store.events({
+            ...(after === undefined ? {} : { after }),
+            ...(query.runId === undefined ? {} : { runId: query.runId }),
+            ...(query.chain === undefined ? {} : { chain: query.chain }),
+            limit: EVENT_PAGE,
+          });
+        } catch (error) {
+          if (error instanceof Error && error.name === 'StoreLostError') throw error;
+          this.options.logger.warn('could not read the event log; reading it again later', { error: String(error) });
+          page = [];
+        }
+        for (const stored of page) {
+          after = stored.cursor;
+          yield toRunEvent(stored);
+        }
+        if (page.length >= EVENT_PAGE || hint.woken) continue;
+        if (!unwatch) pauseMs = pollMs ?? (page.length > 0 ? FIRST_POLL_MS : Math.min(pauseMs * 2, this.options.resultPollMs));
+        else if (hint.fastMs !== undefined && hint.fastMs <= Math.min(slowMs, HINT_REREAD_MAX_MS)) {
+          pauseMs = hint.fastMs;
+          hint.fastMs *= 2;
+        } else {
+          hint.fastMs = undefined;
+          pauseMs = slowMs;
+        }
+        await this.pause(pauseMs, wake, signal, hint);
       }
-      let page: StoredEvent[];
-      try {
-        page = await this.options.store.events({
-          ...(after === undefined ? {} : { after }),
-          ...(query.runId === undefined ? {} : { runId: query.runId }),
-          ...(query.chain === undefined ? {} : { chain: query.chain }),
-          limit: EVENT_PAGE,
-        });
-      } catch (error) {
-        if (error instanceof Error && error.name === 'StoreLostError') throw error;
-        this.options.logger.warn('could not read the event log; reading it again later', { error: String(error) });
-        page = [];
-      }
-      for (const stored of page) {
-        after = stored.cursor;
-        yield toRunEvent(stored);
-      }
-      if (page.length >= EVENT_PAGE) continue;
-      pauseMs = pollMs ?? (page.length > 0 ? FIRST_POLL_MS : Math.min(pauseMs * 2, this.options.resultPollMs));
-      await this.pause(pauseMs, wake, signal);
+    } finally {
+      unwatch?.();
     }
   }
 
   /** Waits `ms` (a real-time poll period), or less when the client closes, `signal` aborts or (with `wake`) this process commits. */
-  private pause(ms: number, wake: boolean, signal: AbortSignal | undefined): Promise<void> {
+  private pause(ms: number, wake: boolean, signal: AbortSignal | undefined, hint: HintState): Promise<void> {
+    // A store hint (`hint.end`) ends the pause too.
+    if (hint.woken) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const done = () => {
         clearTimeout(timer);
-        this.wakers.delete(done);
+        hint.end = undefined;
+        this.deleteWaker(done);
         this.pauses.delete(done);
         signal?.removeEventListener('abort', done);
         resolve();
       };
       const timer = setTimeout(done, ms);
-      if (wake) this.wakers.add(done);
+      if (wake) this.addWaker(done);
       this.pauses.add(done);
+      hint.end = done;
       signal?.addEventListener('abort', done);
     });
   }
@@ -352,6 +427,7 @@ export class Client {
     await this.relay.stop();
     this.closing.abort(new RuntimeStateError(`${this.label} closed`));
     for (const end of [...this.pauses]) end();
+    this.unwatch?.();
     for (const [id, set] of [...this.waiters]) {
       for (const w of [...set]) w.reject(new RuntimeStateError(`${this.label} closed before run "${id}" finished; it resumes when a runtime starts on the same store`));
     }

@@ -8,7 +8,8 @@
  *   storeContract({ name: 'sqlite', open: () => sqliteStore(join(mkdtempSync(...), 'runs.db')) });
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Claimant, HistoryEntry, NewOutboxEntry, RunRecord, RunWrite, Store, StoredEvent, WriteResult } from '../ports/store.js';
+import { waitFor } from '../testing/wait-for.js';
+import type { Claimant, HistoryEntry, NewOutboxEntry, RunRecord, RunWrite, Store, StoreChange, StoredEvent, WriteResult } from '../ports/store.js';
 
 export interface StoreContractOptions {
   name: string;
@@ -348,6 +349,30 @@ export function storeContract(options: StoreContractOptions): void {
         await store.deleteOutbox([...published].reverse());
         await store.deleteOutbox([]);
         expect((await store.claimOutbox(claimant('b', LEASE_MS), 100)).map((o) => o.id)).toEqual([ids[3], ids[5]]);
+      });
+    });
+
+    describe('watch (optional; skipped for a store without it)', () => {
+      it('hints a run changed after a commit that writes its events, until the listener stops', { timeout }, async (ctx) => {
+        const store = await open();
+        if (!store.watch) return ctx.skip();
+        const first: StoreChange[] = [];
+        const second: StoreChange[] = [];
+        const stopFirst = store.watch((c) => first.push(c));
+        const stopSecond = store.watch((c) => second.push(c));
+        const named = (changes: StoreChange[], runId: string) => changes.some((c) => c.runId === runId && c.chain === 'c');
+        // The watch may start listening a little after watch() returns: commit until a hint comes.
+        for (let i = 0; !named(first, `w${i - 1}`); i++) {
+          if (i > 200) throw new Error('no hint named a committed run within 200 commits');
+          ok((await store.commit([write(record({ id: `w${i}` }), null)], claimant('a', 0)))[0]);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        stopFirst();
+        const before = first.length;
+        ok((await store.commit([write(record({ id: 'after-stop' }), null)], claimant('a', 0)))[0]);
+        await waitFor(() => named(second, 'after-stop'), timeout / 2, 'a hint for the last commit to the listener still watching');
+        expect(first.length).toBe(before);
+        stopSecond();
       });
     });
   });

@@ -171,7 +171,24 @@ export interface RunPage {
   readonly next?: string;
 }
 
+/**
+ * What `Store.watch` tells its listeners: a run changed (a commit, by this or any other process,
+ * added to its events). A hint, not data: read the log to see what changed. A hint without
+ * `runId` means "anything may have changed" (sent after the store could not watch for a while).
+ */
+export interface StoreChange {
+  readonly runId?: string;
+  readonly chain?: string;
+}
+
 export interface Store {
+  /**
+   * Optional: calls `listener` soon after any process commits events to the log (e.g. Postgres
+   * LISTEN/NOTIFY), so followers wake instead of polling fast. Best effort: hints may be late,
+   * lost while the store cannot watch, or duplicated; followers keep a slow poll as the safety
+   * net. Returns a function that stops the listener. `close()` stops every listener.
+   */
+  watch?(listener: (change: StoreChange) => void): () => void;
   /**
    * Applies each write atomically and independently (a conflict fails only its own write). A
    * store may commit a whole batch in one transaction; the result at index i answers write i.

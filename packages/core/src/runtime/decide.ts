@@ -9,8 +9,10 @@ import type { ChainContext, ChainEvent, StepInvocation } from '../machine/chain-
 import { compensationActorId, REPORT_FAILURE, stepActorId, type StepDef } from '../machine/compile-machine.js';
 import { pureInitialTransition, pureTransition } from '../machine/pure-transition.js';
 import type { TaskMessage, TimerMessage } from '../messages.js';
+import type { PublishOptions } from '../ports/broker.js';
 import { isTerminal, type HistoryEntry, type NewOutboxEntry, type RunRecord, type RunStatus, type WaitingFor } from '../ports/store.js';
 import type { FailureReport } from './failure-report.js';
+import type { HeaderHook, MessageCause, OutgoingMessage } from './plugins.js';
 
 export interface Decision {
   readonly record: RunRecord;
@@ -76,7 +78,7 @@ interface RawAction {
   readonly params?: unknown;
 }
 
-function toOutbox(chain: AnyChain, runId: string, next: AnyMachineSnapshot, actions: readonly RawAction[], now: number, keepMessages: boolean) {
+function toOutbox(chain: AnyChain, runId: string, next: AnyMachineSnapshot, actions: readonly RawAction[], now: number, keepMessages: boolean, headers: DecideOptions['headers']) {
   const context = next.context as ChainContext;
   const outbox: NewOutboxEntry[] = [];
   const waiting: WaitingFor[] = [];
@@ -98,11 +100,10 @@ function toOutbox(chain: AnyChain, runId: string, next: AnyMachineSnapshot, acti
         input: params.input.input,
         ...(info.compensation ? { output: params.input.output } : {}),
       };
-      const entry = {
-        queue: info.step.task.queue,
-        body: JSON.stringify(message),
-        options: { deduplicationId: `${runId}:${params.id}:${params.input.attempt}`, groupId: runId },
-      };
+      const options: PublishOptions = { deduplicationId: `${runId}:${params.id}:${params.input.attempt}`, groupId: runId };
+      const queue = info.step.task.queue;
+      if (headers) withHeaders(options, headers, { kind: 'task', runId, chain: chain.name, step: message.step, task: message.task, queue, attempt: message.attempt, compensation: message.compensation, delayMs: 0, cause: headers.cause });
+      const entry = { queue, body: JSON.stringify(message), options };
       outbox.push(entry);
       started++;
       waiting.push({ kind: info.compensation ? 'compensation' : 'step', step: info.step.key, attempt: message.attempt, ...(keepMessages ? { message: entry } : {}) });
@@ -120,21 +121,28 @@ function toOutbox(chain: AnyChain, runId: string, next: AnyMachineSnapshot, acti
         attempt: context.attempt,
         dueAt: now + params.delay,
       };
-      const entry = {
-        queue: step?.task.queue ?? chain.steps[0]?.task.queue ?? 'taskchart',
-        body: JSON.stringify(message),
-        options: { delayMs: params.delay, deduplicationId: `${runId}:${params.event.type}:${context.attempt}`, groupId: runId },
-      };
+      const options: PublishOptions = { delayMs: params.delay, deduplicationId: `${runId}:${params.event.type}:${context.attempt}`, groupId: runId };
+      const queue = step?.task.queue ?? chain.steps[0]?.task.queue ?? 'taskchart';
+      if (headers) {
+        withHeaders(options, headers, { kind: 'timer', runId, chain: chain.name, step: phase.step ?? '', task: step?.task.name ?? '', queue, attempt: context.attempt, compensation: phase.compensation, delayMs: params.delay, cause: headers.cause });
+      }
+      const entry = { queue, body: JSON.stringify(message), options };
       outbox.push(entry);
       waiting.push({ kind: 'timer', step: phase.step ?? '', attempt: context.attempt, dueAt: message.dueAt, ...(keepMessages ? { message: entry } : {}) });
     } else if (action.type === REPORT_FAILURE) {
       const failure = context.compensationFailure ?? context.failure;
       if (!failure) continue;
-      const report: FailureReport = { runId, chain: chain.name, ...failure };
+      const report: FailureReport = { runId, chain: chain.name, queue: stepByKey(chain, failure.step)?.task.queue, ...failure };
       outbox.push({ queue: null, body: JSON.stringify(report) });
     }
   }
   return { outbox, waiting, started };
+}
+
+/** Sets the headers the plugins give `message` on `options` (nothing when they give none). */
+function withHeaders(options: PublishOptions, headers: NonNullable<DecideOptions['headers']>, message: OutgoingMessage): void {
+  const given = headers.hook(message);
+  if (given) options.headers = given;
 }
 
 /** What a task message asks for: the invocation it is (kind, step, attempt). */
@@ -199,6 +207,11 @@ export interface DecideOptions {
    * @defaultValue true
    */
   readonly keepMessages?: boolean;
+  /**
+   * The plugins' `messageHeaders` hook and what caused this transition: each message it writes
+   * carries the headers the hook gives. Without it (no plugin has the hook) nothing is built.
+   */
+  readonly headers?: { readonly hook: HeaderHook; readonly cause: MessageCause };
 }
 
 interface RecordBase {
@@ -235,9 +248,9 @@ function buildRecord(chain: AnyChain, base: RecordBase, next: AnyMachineSnapshot
 }
 
 /** The first transition of a run. */
-export function decideStart(chain: AnyChain, runId: string, input: unknown, now: number, { keepMessages = true }: DecideOptions = {}): Decision {
+export function decideStart(chain: AnyChain, runId: string, input: unknown, now: number, { keepMessages = true, headers }: DecideOptions = {}): Decision {
   const [next, actions] = pureInitialTransition(chain.machine as AnyStateMachine, input);
-  const dispatched = toOutbox(chain, runId, next, actions, now, keepMessages);
+  const dispatched = toOutbox(chain, runId, next, actions, now, keepMessages, headers);
   return {
     record: buildRecord(chain, { id: runId, input, createdAt: now, version: 1, waiting: [], totalAttempts: 0 }, next, dispatched, now),
     history: historyOf(chain, undefined, 0, next, undefined, now),
@@ -262,14 +275,14 @@ export function decideEvent(
   snapshot: AnyMachineSnapshot,
   event: ChainEvent,
   now: number,
-  { keepMessages = true }: DecideOptions = {},
+  { keepMessages = true, headers }: DecideOptions = {},
 ): Decision | undefined {
   const [next, actions] = pureTransition(chain.machine as AnyStateMachine, snapshot, event);
   if (next === snapshot || (next.value === snapshot.value && next.context === snapshot.context) || actions.length === 0) {
     return undefined;
   }
   const before = phaseOf(snapshot);
-  const dispatched = toOutbox(chain, record.id, next, actions, now, keepMessages);
+  const dispatched = toOutbox(chain, record.id, next, actions, now, keepMessages, headers);
   return {
     record: buildRecord(chain, { ...record, version: record.version + 1 }, next, dispatched, now),
     history: historyOf(chain, before, record.attempt, next, event, now),

@@ -11,6 +11,8 @@ export interface FailureReport {
   readonly task: string;
   /** The step that failed; for a parked run, the stored step (`(none)` when it had none). */
   readonly step: string;
+  /** The queue of the failed task (its messages are consumed from it); absent when the loaded definition has no such step, or in reports written before it was recorded. */
+  readonly queue?: string;
   /** The failed step's input (for a compensation: the output it was undoing; for a parked run: the run's input). */
   readonly input: unknown;
   readonly attempts: number;

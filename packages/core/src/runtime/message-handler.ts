@@ -11,7 +11,7 @@ import { outageDelay, pause } from './outage-backoff.js';
 import type { OutboxRelay } from './outbox-relay.js';
 import { isRefusal } from './refusal.js';
 import type { ApplyResult, RunEngine } from './run-engine.js';
-import { wrapAttempt, type AttemptOutcome, type Plugin } from './plugins.js';
+import { wrapAttempt, type AttemptContext, type AttemptOutcome, type MessageCause, type Plugin } from './plugins.js';
 import type { Logger } from './runtime-options.js';
 
 export interface HandlerDeps {
@@ -108,16 +108,22 @@ export async function handleDelivery(queue: string, delivery: Delivery, deps: Ha
   }
 }
 
+/** What the plugins are told about this attempt; `undefined` (nothing built) when no plugin wraps attempts or adds headers. */
+function attemptContext(step: NonNullable<ReturnType<typeof stepByKey>>, message: TaskMessage, delivery: Delivery, deps: HandlerDeps): AttemptContext | undefined {
+  if (!deps.plugins.some((p) => p.wrapAttempt || p.messageHeaders)) return undefined;
+  const { runId, chain, task, attempt, compensation } = message;
+  return { runId, chain, step: message.step, task, queue: step.task.queue, attempt, compensation, headers: delivery.headers, messageId: delivery.id };
+}
+
 /** Runs one attempt of `step` inside the plugins' `wrapAttempt` hooks; resolves with its outcome event. */
-async function runAttempt(step: NonNullable<ReturnType<typeof stepByKey>>, message: TaskMessage, deps: HandlerDeps): Promise<ChainEvent> {
+async function runAttempt(step: NonNullable<ReturnType<typeof stepByKey>>, message: TaskMessage, ctx: AttemptContext | undefined, deps: HandlerDeps): Promise<ChainEvent> {
   const execute = () => executeTask(step, message, { clock: deps.clock, random: deps.random, shutdown: deps.shutdown });
-  if (!deps.plugins.some((p) => p.wrapAttempt)) return execute();
+  if (!ctx || !deps.plugins.some((p) => p.wrapAttempt)) return execute();
   let event: Promise<ChainEvent> | undefined;
   const attempt = async (): Promise<AttemptOutcome> => {
     const outcome = await (event ??= execute());
     return 'error' in outcome ? { ok: false, error: { name: outcome.error.name, message: outcome.error.message } } : { ok: true };
   };
-  const ctx = { runId: message.runId, chain: message.chain, step: message.step, task: message.task, attempt: message.attempt, compensation: message.compensation };
   await wrapAttempt(deps.plugins, ctx, attempt, deps.logger);
   // A wrapper that never called next(): the attempt still runs, once.
   return (event ??= execute());
@@ -128,10 +134,10 @@ async function runAttempt(step: NonNullable<ReturnType<typeof stepByKey>>, messa
  * retried with backoff while the delivery stays unacknowledged, instead of running the task again;
  * it gives up (rejects, and the delivery is nacked) only when the runtime closes.
  */
-async function commitOutcome(runId: string, event: ChainEvent, deps: HandlerDeps): Promise<ApplyResult> {
+async function commitOutcome(runId: string, event: ChainEvent, deps: HandlerDeps, cause: MessageCause | undefined): Promise<ApplyResult> {
   for (let failures = 0; ; failures++) {
     try {
-      return await deps.engine.apply(runId, event);
+      return await deps.engine.apply(runId, event, cause);
     } catch (error) {
       if (deps.closing.aborted || isStoreLost(error)) throw error;
       const delayMs = outageDelay(failures);
@@ -164,8 +170,10 @@ async function handleTask(
       await delivery.ack();
       return;
     }
-    const event = await runAttempt(step, message, deps);
-    if ((await commitOutcome(message.runId, event, deps)) === 'parked') return await deadLetterParked(message.runId, delivery, deps, deadLetter);
+    const ctx = attemptContext(step, message, delivery, deps);
+    const event = await runAttempt(step, message, ctx, deps);
+    const cause = ctx && deps.plugins.some((p) => p.messageHeaders) ? ({ kind: 'attempt', attempt: ctx } as const) : undefined;
+    if ((await commitOutcome(message.runId, event, deps, cause)) === 'parked') return await deadLetterParked(message.runId, delivery, deps, deadLetter);
     await delivery.ack();
   } finally {
     deps.executing.delete(key);
@@ -184,7 +192,8 @@ async function handleTimer(
   if (remaining > 0) {
     // Delivered early (the broker caps delays, e.g. SQS at 15 minutes): delay another hop.
     try {
-      await deps.relay.send(message.runId, queue, delivery.body, { delayMs: remaining, groupId: message.runId });
+      // The same message, re-delayed: it keeps its headers (a trace context, say).
+      await deps.relay.send(message.runId, queue, delivery.body, { delayMs: remaining, groupId: message.runId, headers: delivery.headers });
     } catch (error) {
       if (!isRefusal(error)) throw error;
       // Cannot happen with bounded ids, but must never loop: the run cannot wait any longer.
@@ -194,7 +203,8 @@ async function handleTimer(
     await delivery.ack();
     return;
   }
-  const result = await deps.engine.apply(message.runId, { type: message.event as `xstate.after.${string}`, attempt: message.attempt });
+  const cause = deps.plugins.some((p) => p.messageHeaders) ? ({ kind: 'timer', headers: delivery.headers } as const) : undefined;
+  const result = await deps.engine.apply(message.runId, { type: message.event as `xstate.after.${string}`, attempt: message.attempt }, cause);
   if (result === 'unknown-run') return deadLetter(`unknown run "${message.runId}" (chain "${message.chain}"): not in the store`);
   if (result === 'parked') return deadLetterParked(message.runId, delivery, deps, deadLetter);
   await delivery.ack();

@@ -3,6 +3,7 @@
  * `onFailure` report and each task attempt (`wrapAttempt`). A plugin or listener that throws is
  * logged with its name; the run goes on.
  */
+import type { MessageHeaders } from '../ports/broker.js';
 import type { RunEventType } from '../ports/store.js';
 import { InvalidOptionError } from '../errors.js';
 import { assertKnownKeys } from '../known-keys.js';
@@ -16,9 +17,43 @@ export interface AttemptContext {
   readonly chain: string;
   readonly step: string;
   readonly task: string;
+  /** The queue the attempt's message was consumed from. */
+  readonly queue: string;
   readonly attempt: number;
   /** True for an attempt of a compensation. */
   readonly compensation: boolean;
+  /** The headers of the message the attempt was consumed from (a trace context that `messageHeaders` put there, say). */
+  readonly headers: MessageHeaders;
+  /** The broker's id of that message. */
+  readonly messageId: string;
+}
+
+/** What made a commit write a message, as `messageHeaders` is told (to link the message to its cause). */
+export type MessageCause =
+  /** `run()` started the run; the caller's async context is still the current one. */
+  | { readonly kind: 'start' }
+  /** This attempt's outcome (the object `wrapAttempt` was given for it). */
+  | { readonly kind: 'attempt'; readonly attempt: AttemptContext }
+  /** A retry timer fired; `headers` are the timer message's. */
+  | { readonly kind: 'timer'; readonly headers: MessageHeaders };
+
+/** A message a commit is about to write to its outbox, as `messageHeaders` is told about it. */
+export interface OutgoingMessage {
+  /** `task`: run an attempt of a step (or compensation); `timer`: a retry timer, due after `delayMs`. */
+  readonly kind: 'task' | 'timer';
+  readonly runId: string;
+  readonly chain: string;
+  /** The step to run, or the step a timer retries. */
+  readonly step: string;
+  readonly task: string;
+  readonly queue: string;
+  /** The attempt the message runs (for a timer: the attempt it starts when it fires). */
+  readonly attempt: number;
+  /** True for a compensation's message. */
+  readonly compensation: boolean;
+  /** How long the broker holds the message, in ms (0 for a task message). */
+  readonly delayMs: number;
+  readonly cause: MessageCause;
 }
 
 /** How an attempt ended, as `wrapAttempt`'s `next()` resolves it (it never rejects). */
@@ -40,9 +75,18 @@ export interface Plugin {
    * is logged, and the attempt runs unwrapped if it did not run yet.
    */
   readonly wrapAttempt?: (ctx: AttemptContext, next: () => Promise<AttemptOutcome>) => Promise<AttemptOutcome>;
+  /**
+   * Headers to carry on a message a commit writes (a trace context, say), called before the
+   * commit, once per message (again if a version conflict makes the commit be decided again).
+   * Stored with the message in the outbox; the receiving attempt sees them as `ctx.headers`, and
+   * an early timer re-delayed hop by hop keeps them. String values only; names starting with
+   * `x-taskchart-` are the runtime's and adapters' own, and dropped. A hook that throws is logged;
+   * the message goes without its headers. Mind the broker's limits: SQS carries 10 headers.
+   */
+  readonly messageHeaders?: (message: OutgoingMessage) => MessageHeaders | undefined;
 }
 
-const PLUGIN_KEYS = ['name', 'onEvent', 'onFailure', 'wrapAttempt'] as const;
+const PLUGIN_KEYS = ['name', 'onEvent', 'onFailure', 'wrapAttempt', 'messageHeaders'] as const;
 
 /** Validates `plugins` (and folds the `onFailure` option in as one more plugin). */
 export function compilePlugins(plugins: unknown, onFailure: unknown, owner: string): readonly Plugin[] {
@@ -50,11 +94,11 @@ export function compilePlugins(plugins: unknown, onFailure: unknown, owner: stri
   const out: Plugin[] = [];
   ((plugins as unknown[] | undefined) ?? []).forEach((p, i) => {
     const at = `${owner}: plugins[${i}]`;
-    if (!p || typeof p !== 'object') throw new InvalidOptionError(at, 'must be an object { name, onEvent?, onFailure?, wrapAttempt? }');
+    if (!p || typeof p !== 'object') throw new InvalidOptionError(at, 'must be an object { name, onEvent?, onFailure?, wrapAttempt?, messageHeaders? }');
     assertKnownKeys(p, PLUGIN_KEYS, at);
     const plugin = p as Record<string, unknown>;
     if (typeof plugin['name'] !== 'string' || plugin['name'].length === 0) throw new InvalidOptionError(`${at}.name`, 'must be a non-empty string');
-    for (const hook of ['onEvent', 'onFailure', 'wrapAttempt']) {
+    for (const hook of ['onEvent', 'onFailure', 'wrapAttempt', 'messageHeaders']) {
       if (plugin[hook] !== undefined && typeof plugin[hook] !== 'function') throw new InvalidOptionError(`${at}.${hook}`, 'must be a function');
     }
     out.push(p as Plugin);
@@ -87,6 +131,13 @@ export class EventBus {
     };
   }
 
+  /** Whether anything listens: when not, a commit builds no events at all. */
+  get listening(): boolean {
+    if (this.plugins.some((p) => p.onEvent)) return true;
+    for (const set of this.listeners.values()) if (set.size > 0) return true;
+    return false;
+  }
+
   emit(events: readonly RunEvent[]): void {
     for (const event of events) {
       for (const plugin of this.plugins) if (plugin.onEvent) this.call(`plugin "${plugin.name}" onEvent`, event, plugin.onEvent);
@@ -117,6 +168,32 @@ export async function callFailureHooks(plugins: readonly Plugin[], report: Failu
       logger.error(`plugin "${plugin.name}" onFailure threw`, { runId: report.runId, error: String(error) });
     }
   }
+}
+
+/** Asks every plugin's `messageHeaders` for the headers of one message. */
+export type HeaderHook = (message: OutgoingMessage) => MessageHeaders | undefined;
+
+/**
+ * The plugins' `messageHeaders` hooks as one (a later plugin's header wins a clash; non-string
+ * values and reserved `x-taskchart-` names are dropped); `undefined` when no plugin has one, so a
+ * commit then builds nothing.
+ */
+export function headerHook(plugins: readonly Plugin[], logger: Logger): HeaderHook | undefined {
+  const hooks = plugins.filter((p) => p.messageHeaders);
+  if (hooks.length === 0) return undefined;
+  return (message) => {
+    let out: Record<string, string> | undefined;
+    for (const plugin of hooks) {
+      try {
+        const headers = plugin.messageHeaders?.(message);
+        if (!headers) continue;
+        for (const [name, value] of Object.entries(headers)) if (typeof value === 'string' && !name.startsWith('x-taskchart-')) (out ??= {})[name] = value;
+      } catch (error) {
+        logger.error(`plugin "${plugin.name}" messageHeaders threw; the message goes without its headers`, { runId: message.runId, step: message.step, error: String(error) });
+      }
+    }
+    return out;
+  };
 }
 
 /** Runs `attempt` inside every plugin's `wrapAttempt`, the first plugin outermost. */

@@ -5,10 +5,10 @@ import { RunParkedError, TaskchartError, UnknownChainError, type SerializedError
 import type { ChainEvent } from '../machine/chain-context.js';
 import { isTerminal, type HistoryEntry, type RunRecord, type RunWrite, type Store, type WriteResult } from '../ports/store.js';
 import { Batcher } from './batcher.js';
-import { decideEvent, decideStart, restoreSnapshot, type Decision, type PersistedChainSnapshot } from './decide.js';
+import { decideEvent, decideStart, restoreSnapshot, type Decision, type DecideOptions, type PersistedChainSnapshot } from './decide.js';
 import type { FailureReport } from './failure-report.js';
 import type { OutboxRelay } from './outbox-relay.js';
-import type { EventBus } from './plugins.js';
+import type { EventBus, HeaderHook, MessageCause } from './plugins.js';
 import { eventsOf } from './run-events.js';
 
 export interface LoadedRun {
@@ -50,6 +50,8 @@ export class RunEngine {
     private readonly keepMessages: boolean,
     /** Where the run events of every commit go (in process: `runtime.on` and plugins). */
     private readonly bus: EventBus,
+    /** The plugins' `messageHeaders` hook (`headerHook`); `undefined` when no plugin has one. */
+    private readonly headers?: HeaderHook,
   ) {
     this.commits = new Batcher((writes) => store.commit(writes, relay.claimant()), 256);
   }
@@ -133,7 +135,7 @@ export class RunEngine {
     if (snapshot) this.remember({ record, snapshot });
     else this.forget(record.id);
     this.relay.publish(result.outbox);
-    this.bus.emit(eventsOf(record.id, record.chain, write.history, result.cursors, record.status === 'completed' ? { value: record.output } : undefined));
+    if (this.bus.listening) this.bus.emit(eventsOf(record.id, record.chain, write.history, result.cursors, record.status === 'completed' ? { value: record.output } : undefined));
     if (isTerminal(record.status) || record.status === 'parked') this.onSettled(record);
     return result;
   }
@@ -150,11 +152,13 @@ export class RunEngine {
     const error: SerializedError = { name: parkedError.name, message: parkedError.message, retryable: false };
     const parked: RunRecord = { ...record, status: 'parked', version: record.version + 1, error, updatedAt: now };
     const step = record.step ?? '(none)';
+    const def = chain?.steps.find((s) => s.key === record.step);
     const report: FailureReport = {
       runId: record.id,
       chain: record.chain,
-      task: chain?.steps.find((s) => s.key === record.step)?.task.name ?? step,
+      task: def?.task.name ?? step,
       step,
+      queue: def?.task.queue,
       input: record.input,
       attempts: record.attempt,
       error,
@@ -170,9 +174,14 @@ export class RunEngine {
     return parked;
   }
 
+  /** How to decide a transition `cause` made: the header hook is asked only when there is one. */
+  private decideOptions(cause: MessageCause | undefined): DecideOptions {
+    return this.headers && cause ? { keepMessages: this.keepMessages, headers: { hook: this.headers, cause } } : { keepMessages: this.keepMessages };
+  }
+
   /** Creates a run. Resolves `false` when a run with this id already exists. */
   async create(chain: AnyChain, runId: string, input: unknown): Promise<boolean> {
-    const decision = decideStart(chain, runId, input, this.clock.now(), { keepMessages: this.keepMessages });
+    const decision = decideStart(chain, runId, input, this.clock.now(), this.decideOptions(this.headers && { kind: 'start' }));
     const result = await this.commitDecision(decision, null);
     return result.ok;
   }
@@ -180,9 +189,9 @@ export class RunEngine {
   /**
    * Applies `event` to run `runId` (exactly once: a duplicate or stale event is ignored).
    * Resolves `'parked'` when the run is parked, or was parked now because the loaded definition
-   * could not restore or advance it.
+   * could not restore or advance it. `cause` is what the plugins' `messageHeaders` are told.
    */
-  apply(runId: string, event: ChainEvent): Promise<ApplyResult> {
+  apply(runId: string, event: ChainEvent, cause?: MessageCause): Promise<ApplyResult> {
     return this.withLock(runId, async () => {
       let fresh = false;
       for (let i = 0; i < MAX_CONFLICT_RETRIES; i++) {
@@ -193,7 +202,7 @@ export class RunEngine {
         const chain = this.chainOf(loaded.record);
         let decision: Decision | undefined;
         try {
-          decision = decideEvent(chain, loaded.record, loaded.snapshot, event, this.clock.now(), { keepMessages: this.keepMessages });
+          decision = decideEvent(chain, loaded.record, loaded.snapshot, event, this.clock.now(), this.decideOptions(cause));
         } catch (error) {
           if (await this.commitPark(loaded.record, chain, `the loaded definition cannot apply ${event.type} to it: ${messageOf(error)}`)) return 'parked';
           fresh = true;
