@@ -75,6 +75,8 @@ export class ProgressPrinter {
     const attempt = 'attempt' in e ? `attempt ${e.attempt}` : '';
     const why = 'error' in e ? `${e.error.name}: ${e.error.message}` : '';
     switch (e.type) {
+      case 'run.scheduled':
+        return `${head}${p.dim(`◷ scheduled for ${new Date(e.dueAt).toISOString()}`)}`;
       case 'run.started':
         return `${head}${p.cyan('▶ run started')}`;
       case 'step.started':

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import type { AnyChain, ChainInput, ChainOutput } from '../chain.js';
-import { formatDuration, parseDuration } from '../duration.js';
+import { formatDuration, MAX_DURATION_MS, parseDuration, type Duration } from '../duration.js';
 import { InvalidOptionError, RunFailedError, RunParkedError, RuntimeStateError, UnknownChainError } from '../errors.js';
 import { assertKnownKeys } from '../known-keys.js';
 import { isTerminal, TERMINAL_STATUSES, type RunQuery, type RunRecord, type RunStatus, type StoredEvent } from '../ports/store.js';
@@ -23,7 +23,20 @@ import { compileClientOptions, type ClientOptions, type CompiledClientOptions } 
 export interface StartRunOptions {
   /** The run's id. Starting twice with one id starts one run (idempotent start). @defaultValue a random UUID */
   id?: string;
+  /**
+   * Start the run this long from now (a duration, up to 365 days): it is recorded at once as
+   * `scheduled` and starts then, on any worker, across restarts (Celery's `countdown`).
+   * @defaultValue start now
+   */
+  delay?: Duration;
+  /**
+   * Start the run at this time (a `Date`, or epoch ms; at most 365 days ahead; a time in the past
+   * starts it now). Celery's `eta`. Not with `delay`. @defaultValue start now
+   */
+  startAt?: Date | number;
 }
+
+const START_OPTION_KEYS = ['id', 'delay', 'startAt'] as const satisfies ReadonlyArray<keyof StartRunOptions>;
 
 /** Which events `events()` follows. */
 export interface EventsQuery {
@@ -122,12 +135,13 @@ export class Client {
     if (this.state !== 'open') throw new RuntimeStateError(`${call}: the ${this.label} is ${this.state}`);
     const known = this.options.chains.get(chain?.name);
     if (!known || known !== chain) throw new UnknownChainError(`${call}: chain "${chain?.name}" was not given to ${this.options.factory}({ chains })`);
-    if (!options || typeof options !== 'object') throw new InvalidOptionError(`${call}: options`, 'must be an object { id? }');
-    assertKnownKeys(options, ['id'], call);
+    if (!options || typeof options !== 'object') throw new InvalidOptionError(`${call}: options`, 'must be an object { id?, delay?, startAt? }');
+    assertKnownKeys(options, START_OPTION_KEYS, call);
     const id = options.id ?? randomUUID();
     if (typeof id !== 'string' || id.length === 0 || id.length > 200) throw new InvalidOptionError(`${call}: id`, 'must be a non-empty string of at most 200 characters');
+    const startAt = this.startTime(options, call);
     assertJson(input, `${call}: input of chain "${chain.name}"`);
-    const created = await this.engine.create(chain, id, asStored(input));
+    const created = await this.engine.create(chain, id, asStored(input), startAt);
     if (!created) {
       const existing = await this.options.store.load(id);
       if (existing && existing.chain !== chain.name) {
@@ -135,6 +149,24 @@ export class Client {
       }
     }
     return { id, chain: chain.name, result: (opts?: ResultOptions) => this.result(id, opts) as Promise<ChainOutput<C>> };
+  }
+
+  /** When a run started with `options` starts (epoch ms); `undefined` for now. */
+  private startTime(options: StartRunOptions, call: string): number | undefined {
+    const { delay, startAt } = options;
+    if (delay !== undefined && startAt !== undefined) throw new InvalidOptionError(`${call}: delay`, 'give delay or startAt, not both');
+    const now = this.options.clock.now();
+    if (delay !== undefined) {
+      const ms = parseDuration(delay, `${call}: delay`);
+      return ms > 0 ? now + ms : undefined;
+    }
+    if (startAt === undefined) return undefined;
+    const at = startAt instanceof Date ? startAt.getTime() : startAt;
+    if (typeof at !== 'number' || !Number.isFinite(at)) throw new InvalidOptionError(`${call}: startAt`, `must be a Date or epoch milliseconds, got ${String(startAt)}`);
+    if (at - now > MAX_DURATION_MS) {
+      throw new InvalidOptionError(`${call}: startAt`, `must be at most 365 days ahead, got ${new Date(at).toISOString()} (${formatDuration(at - now)} from now)`);
+    }
+    return at > now ? at : undefined;
   }
 
   /** A run's status, current step, attempts, history and outcome; `undefined` for an unknown id. */

@@ -8,7 +8,7 @@ import type { AnyChain } from '../chain.js';
 import type { ChainContext, ChainEvent, StepInvocation } from '../machine/chain-context.js';
 import { compensationActorId, REPORT_FAILURE, stepActorId, type StepDef } from '../machine/compile-machine.js';
 import { pureInitialTransition, pureTransition } from '../machine/pure-transition.js';
-import type { TaskMessage, TimerMessage } from '../messages.js';
+import { START_EVENT, type TaskMessage, type TimerMessage } from '../messages.js';
 import { isTerminal, type HistoryEntry, type NewOutboxEntry, type RunRecord, type RunStatus, type WaitingFor } from '../ports/store.js';
 import type { FailureReport } from './failure-report.js';
 
@@ -234,15 +234,50 @@ function buildRecord(chain: AnyChain, base: RecordBase, next: AnyMachineSnapshot
   };
 }
 
-/** The first transition of a run. */
-export function decideStart(chain: AnyChain, runId: string, input: unknown, now: number, { keepMessages = true }: DecideOptions = {}): Decision {
+/**
+ * The first transition of a run: a new run, or (`scheduled`) the run recorded by
+ * {@link decideSchedule} whose start time has come.
+ */
+export function decideStart(chain: AnyChain, runId: string, input: unknown, now: number, { keepMessages = true }: DecideOptions = {}, scheduled?: RunRecord): Decision {
   const [next, actions] = pureInitialTransition(chain.machine as AnyStateMachine, input);
   const dispatched = toOutbox(chain, runId, next, actions, now, keepMessages);
+  const base = { id: runId, input, createdAt: scheduled?.createdAt ?? now, version: scheduled ? scheduled.version + 1 : 1, waiting: [], totalAttempts: 0 };
   return {
-    record: buildRecord(chain, { id: runId, input, createdAt: now, version: 1, waiting: [], totalAttempts: 0 }, next, dispatched, now),
+    record: buildRecord(chain, base, next, dispatched, now),
     history: historyOf(chain, undefined, 0, next, undefined, now),
     outbox: dispatched.outbox,
     snapshot: next,
+  };
+}
+
+/**
+ * A run recorded now that starts at `dueAt`: status `scheduled`, no machine snapshot yet, and a
+ * durable start timer (a delayed message, re-delayed hop by hop where the broker caps delays).
+ */
+export function decideSchedule(chain: AnyChain, runId: string, input: unknown, now: number, dueAt: number, { keepMessages = true }: DecideOptions = {}): Omit<Decision, 'snapshot'> {
+  const message: TimerMessage = { v: 1, kind: 'timer', runId, chain: chain.name, event: START_EVENT, attempt: 1, dueAt };
+  const entry = {
+    queue: chain.steps[0]?.task.queue ?? 'taskchart',
+    body: JSON.stringify(message),
+    options: { delayMs: Math.max(0, dueAt - now), deduplicationId: `${runId}:${START_EVENT}`, groupId: runId },
+  };
+  return {
+    record: {
+      id: runId,
+      chain: chain.name,
+      status: 'scheduled',
+      version: 1,
+      step: undefined,
+      attempt: 0,
+      totalAttempts: 0,
+      waiting: [{ kind: 'timer', step: '', attempt: 1, dueAt, ...(keepMessages ? { message: entry } : {}) }],
+      snapshot: null,
+      input,
+      createdAt: now,
+      updatedAt: now,
+    },
+    history: [{ at: now, type: 'run.scheduled', dueAt }],
+    outbox: [entry],
   };
 }
 

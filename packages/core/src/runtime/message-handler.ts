@@ -2,7 +2,7 @@ import type { AnyChain } from '../chain.js';
 import type { Clock } from '../clock.js';
 import { UnknownChainError } from '../errors.js';
 import type { ChainEvent } from '../machine/chain-context.js';
-import { parseMessage, verifySignature, type TaskMessage, type TimerMessage } from '../messages.js';
+import { parseMessage, START_EVENT, verifySignature, type TaskMessage, type TimerMessage } from '../messages.js';
 import type { Delivery } from '../ports/broker.js';
 import type { RunRecord } from '../ports/store.js';
 import { awaits, stepByKey } from './decide.js';
@@ -194,7 +194,10 @@ async function handleTimer(
     await delivery.ack();
     return;
   }
-  const result = await deps.engine.apply(message.runId, { type: message.event as `xstate.after.${string}`, attempt: message.attempt });
+  const result =
+    message.event === START_EVENT
+      ? await deps.engine.startScheduled(message.runId)
+      : await deps.engine.apply(message.runId, { type: message.event as `xstate.after.${string}`, attempt: message.attempt });
   if (result === 'unknown-run') return deadLetter(`unknown run "${message.runId}" (chain "${message.chain}"): not in the store`);
   if (result === 'parked') return deadLetterParked(message.runId, delivery, deps, deadLetter);
   await delivery.ack();

@@ -5,7 +5,7 @@ import { RunParkedError, TaskchartError, UnknownChainError, type SerializedError
 import type { ChainEvent } from '../machine/chain-context.js';
 import { isTerminal, type HistoryEntry, type RunRecord, type RunWrite, type Store, type WriteResult } from '../ports/store.js';
 import { Batcher } from './batcher.js';
-import { decideEvent, decideStart, restoreSnapshot, type Decision, type PersistedChainSnapshot } from './decide.js';
+import { decideEvent, decideSchedule, decideStart, restoreSnapshot, type Decision, type PersistedChainSnapshot } from './decide.js';
 import type { FailureReport } from './failure-report.js';
 import type { OutboxRelay } from './outbox-relay.js';
 import type { EventBus } from './plugins.js';
@@ -13,7 +13,7 @@ import { eventsOf } from './run-events.js';
 
 export interface LoadedRun {
   readonly record: RunRecord;
-  /** The restored machine snapshot; `undefined` when the run is parked. */
+  /** The restored machine snapshot; `undefined` when the run is parked or scheduled (not started: it has none). */
   readonly snapshot: AnyMachineSnapshot | undefined;
 }
 
@@ -67,7 +67,7 @@ export class RunEngine {
     for (let i = 0; i < MAX_CONFLICT_RETRIES; i++) {
       const record = await this.store.load(runId);
       if (!record) return undefined;
-      if (record.status === 'parked') {
+      if (record.status === 'parked' || record.status === 'scheduled') {
         this.forget(runId);
         return { record, snapshot: undefined };
       }
@@ -170,11 +170,37 @@ export class RunEngine {
     return parked;
   }
 
-  /** Creates a run. Resolves `false` when a run with this id already exists. */
-  async create(chain: AnyChain, runId: string, input: unknown): Promise<boolean> {
-    const decision = decideStart(chain, runId, input, this.clock.now(), { keepMessages: this.keepMessages });
+  /**
+   * Creates a run, started now or (with `startAt`, epoch ms, in the future) recorded as
+   * `scheduled` with a durable start timer. Resolves `false` when a run with this id already exists.
+   */
+  async create(chain: AnyChain, runId: string, input: unknown, startAt?: number): Promise<boolean> {
+    const now = this.clock.now();
+    if (startAt !== undefined && startAt > now) {
+      const scheduled = decideSchedule(chain, runId, input, now, startAt, { keepMessages: this.keepMessages });
+      return (await this.commit({ ...scheduled, expectedVersion: null }, undefined)).ok;
+    }
+    const decision = decideStart(chain, runId, input, now, { keepMessages: this.keepMessages });
     const result = await this.commitDecision(decision, null);
     return result.ok;
+  }
+
+  /**
+   * Starts scheduled run `runId` (its start timer is due): the first transition, as `create`
+   * makes for a run started at once. A run no longer scheduled (started already, cancelled) is
+   * left alone: `'ignored'`.
+   */
+  startScheduled(runId: string): Promise<ApplyResult> {
+    return this.withLock(runId, async () => {
+      for (let i = 0; i < MAX_CONFLICT_RETRIES; i++) {
+        const record = await this.store.load(runId);
+        if (!record) return 'unknown-run';
+        if (record.status !== 'scheduled') return 'ignored';
+        const decision = decideStart(this.chainOf(record), runId, record.input, this.clock.now(), { keepMessages: this.keepMessages }, record);
+        if ((await this.commitDecision(decision, record.version)).ok) return 'applied';
+      }
+      throw new TaskchartError(`run "${runId}": gave up starting it after ${MAX_CONFLICT_RETRIES} version conflicts`);
+    });
   }
 
   /**
@@ -188,7 +214,7 @@ export class RunEngine {
       for (let i = 0; i < MAX_CONFLICT_RETRIES; i++) {
         const loaded = await this.load(runId, fresh);
         if (!loaded) return 'unknown-run';
-        if (isTerminal(loaded.record.status)) return 'ignored';
+        if (isTerminal(loaded.record.status) || loaded.record.status === 'scheduled') return 'ignored';
         if (!loaded.snapshot) return 'parked';
         const chain = this.chainOf(loaded.record);
         let decision: Decision | undefined;

@@ -22,6 +22,8 @@ interface StepFields {
   readonly attempt: number;
 }
 
+/** A run recorded with a delayed start: it starts at `dueAt` (epoch ms). */
+export type RunScheduledEvent = EventBase<'run.scheduled'> & { readonly dueAt: number };
 export type RunStartedEvent = EventBase<'run.started'>;
 export type StepStartedEvent = EventBase<'step.started'> & StepFields;
 export type StepCompletedEvent = EventBase<'step.completed'> & StepFields;
@@ -38,6 +40,7 @@ export type RunCompensatedEvent = EventBase<'run.compensated'>;
 export type RunParkedEvent = EventBase<'run.parked'> & { readonly step?: string; readonly error: SerializedError };
 
 export type RunEvent =
+  | RunScheduledEvent
   | RunStartedEvent
   | StepStartedEvent
   | StepCompletedEvent
@@ -63,6 +66,8 @@ export function toRunEvent(stored: StoredEvent, output?: { value: unknown }): Ru
   const base = { runId: stored.runId, chain: stored.chain, at: entry.at, cursor: stored.cursor };
   const step = () => ({ step: entry.step ?? '', task: entry.task ?? entry.step ?? '', attempt: entry.attempt ?? 0 });
   switch (entry.type) {
+    case 'run.scheduled':
+      return { type: entry.type, ...base, dueAt: entry.dueAt ?? entry.at };
     case 'run.started':
     case 'run.failed':
     case 'run.compensated':
