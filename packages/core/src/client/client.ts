@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import type { AnyChain, ChainInput, ChainOutput } from '../chain.js';
 import { formatDuration, MAX_DURATION_MS, parseDuration, type Duration } from '../duration.js';
-import { InvalidOptionError, RunFailedError, RunParkedError, RuntimeStateError, UnknownChainError } from '../errors.js';
+import { InvalidOptionError, RunCancelledError, RunFailedError, RunParkedError, RuntimeStateError, UnknownChainError } from '../errors.js';
 import { assertKnownKeys } from '../known-keys.js';
 import { isTerminal, TERMINAL_STATUSES, type RunQuery, type RunRecord, type RunStatus, type StoredEvent } from '../ports/store.js';
 import type { PersistedChainSnapshot } from '../runtime/decide.js';
@@ -15,7 +15,7 @@ import { asStored, assertJson } from '../runtime/json-value.js';
 import { OutboxRelay } from '../runtime/outbox-relay.js';
 import { EventBus } from '../runtime/plugins.js';
 import { applyRefusal } from '../runtime/refusal.js';
-import { RunEngine } from '../runtime/run-engine.js';
+import { RunEngine, type CancelOutcome } from '../runtime/run-engine.js';
 import { toRunEvent, type RunEvent } from '../runtime/run-events.js';
 import type { ResultOptions, RunHandle, RunInfo, RunInfoPage } from '../runtime/run-info.js';
 import { compileClientOptions, type ClientOptions, type CompiledClientOptions } from '../runtime/runtime-options.js';
@@ -35,6 +35,15 @@ export interface StartRunOptions {
    */
   startAt?: Date | number;
 }
+
+export interface CancelOptions {
+  /** Why (kept in the run's history and its `RunCancelledError`). At most 1000 characters. @defaultValue none */
+  reason?: string;
+  /** Compensate the completed steps, in reverse order, before the run ends `cancelled`. @defaultValue true */
+  compensate?: boolean;
+}
+
+const CANCEL_OPTION_KEYS = ['reason', 'compensate'] as const satisfies ReadonlyArray<keyof CancelOptions>;
 
 const START_OPTION_KEYS = ['id', 'delay', 'startAt'] as const satisfies ReadonlyArray<keyof StartRunOptions>;
 
@@ -167,6 +176,27 @@ export class Client {
       throw new InvalidOptionError(`${call}: startAt`, `must be at most 365 days ahead, got ${new Date(at).toISOString()} (${formatDuration(at - now)} from now)`);
     }
     return at > now ? at : undefined;
+  }
+
+  /**
+   * Cancels run `id`: no further step starts, the running attempt's `ctx.signal` aborts (on
+   * whichever worker runs it), the completed steps are compensated in reverse order (unless
+   * `compensate: false`), and the run ends `cancelled`; its `result()` rejects with
+   * `RunCancelledError`. A scheduled run is cancelled before it starts. A finished run is left as
+   * it is: the answer says so (`cancelled: false`). Rejects with `InvalidOptionError` for an
+   * unknown run.
+   */
+  async cancel(id: string, options: CancelOptions = {}): Promise<CancelOutcome> {
+    const call = `${this.label}.cancel()`;
+    if (this.state !== 'open') throw new RuntimeStateError(`${call}: the ${this.label} is ${this.state}`);
+    if (!options || typeof options !== 'object') throw new InvalidOptionError(`${call}: options`, 'must be an object { reason?, compensate? }');
+    assertKnownKeys(options, CANCEL_OPTION_KEYS, call);
+    const { reason, compensate = true } = options;
+    if (reason !== undefined && (typeof reason !== 'string' || reason.length > 1000)) throw new InvalidOptionError(`${call}: reason`, 'must be a string of at most 1000 characters');
+    if (typeof compensate !== 'boolean') throw new InvalidOptionError(`${call}: compensate`, `must be true or false, got ${String(compensate)}`);
+    const outcome = await this.engine.cancel(id, reason ?? null, compensate);
+    if (!outcome) throw new InvalidOptionError(`${call}: id`, `no run "${id}"`);
+    return outcome;
   }
 
   /** A run's status, current step, attempts, history and outcome; `undefined` for an unknown id. */
@@ -421,6 +451,11 @@ export function toInfo(record: RunRecord): Omit<RunInfo, 'history'> {
 
 function outcome(record: RunRecord): unknown {
   if (record.status === 'completed') return record.output;
+  if (record.status === 'cancelled') {
+    const prefix = `run "${record.id}" (chain "${record.chain}") was cancelled: `;
+    const message = record.error?.message ?? '';
+    throw new RunCancelledError(record.id, record.chain, message.startsWith(prefix) ? message.slice(prefix.length) : null);
+  }
   if (record.status === 'parked') {
     const prefix = `run "${record.id}" (chain "${record.chain}") is parked: `;
     const message = record.error?.message ?? '';

@@ -12,13 +12,13 @@ import type { PublishOptions } from './broker.js';
 
 /**
  * A run's status. `scheduled` (recorded, waiting for its start time), `running`, `retrying` and
- * `compensating` are active; `completed`, `failed` and `compensated` are terminal. `parked` is
+ * `compensating` are active; `completed`, `failed`, `compensated` and `cancelled` are terminal. `parked` is
  * neither: the loaded definition could not continue the run's stored state (a deploy renamed or
  * removed its step), so the runtime stopped advancing it, kept its snapshot untouched and
  * dead-letters its messages until it is re-driven.
  */
-export type RunStatus = 'scheduled' | 'running' | 'retrying' | 'compensating' | 'completed' | 'failed' | 'compensated' | 'parked';
-export const TERMINAL_STATUSES: readonly RunStatus[] = ['completed', 'failed', 'compensated'];
+export type RunStatus = 'scheduled' | 'running' | 'retrying' | 'compensating' | 'completed' | 'failed' | 'compensated' | 'cancelled' | 'parked';
+export const TERMINAL_STATUSES: readonly RunStatus[] = ['completed', 'failed', 'compensated', 'cancelled'];
 export const ACTIVE_STATUSES: readonly RunStatus[] = ['scheduled', 'running', 'retrying', 'compensating'];
 export const isTerminal = (status: RunStatus) => TERMINAL_STATUSES.includes(status);
 
@@ -79,6 +79,8 @@ export type RunEventType =
   | 'run.completed'
   | 'run.failed'
   | 'run.compensated'
+  | 'run.cancelling'
+  | 'run.cancelled'
   | 'run.parked';
 /** One entry of a run's history, as the store keeps it. */
 export interface HistoryEntry {
@@ -91,6 +93,8 @@ export interface HistoryEntry {
   readonly delayMs?: number;
   readonly dueAt?: number;
   readonly error?: SerializedError;
+  /** For `run.cancelling` / `run.cancelled`: the reason given to `cancel()`, if any. */
+  readonly reason?: string;
 }
 
 /** A history entry in the store's ordered event log. */

@@ -5,11 +5,12 @@
  */
 import type { AnyMachineSnapshot, AnyStateMachine } from 'xstate';
 import type { AnyChain } from '../chain.js';
-import type { ChainContext, ChainEvent, StepInvocation } from '../machine/chain-context.js';
+import { CANCEL_EVENT, type ChainContext, type ChainEvent, type StepInvocation } from '../machine/chain-context.js';
 import { compensationActorId, REPORT_FAILURE, stepActorId, type StepDef } from '../machine/compile-machine.js';
 import { pureInitialTransition, pureTransition } from '../machine/pure-transition.js';
 import { START_EVENT, type TaskMessage, type TimerMessage } from '../messages.js';
 import { isTerminal, type HistoryEntry, type NewOutboxEntry, type RunRecord, type RunStatus, type WaitingFor } from '../ports/store.js';
+import { RunCancelledError, type SerializedError } from '../errors.js';
 import type { FailureReport } from './failure-report.js';
 
 export interface Decision {
@@ -162,7 +163,7 @@ function historyOf(chain: AnyChain, before: Phase | undefined, beforeAttempt: nu
     const done = event.type.startsWith('xstate.done.actor.');
     const info = actorInfo(chain, event.type.slice(done ? 'xstate.done.actor.'.length : 'xstate.error.actor.'.length));
     if (info) {
-      const attempt = event.attempt ?? beforeAttempt;
+      const attempt = ('attempt' in event ? event.attempt : undefined) ?? beforeAttempt;
       const prefix = info.compensation ? 'compensation' : 'step';
       history.push(
         done
@@ -171,10 +172,17 @@ function historyOf(chain: AnyChain, before: Phase | undefined, beforeAttempt: nu
       );
     }
   }
+  const cancelled = event?.type === CANCEL_EVENT;
+  const reason = (context.cancel?.reason ?? null) === null ? {} : { reason: context.cancel?.reason as string };
+  if (after.status === 'cancelled') {
+    history.push({ at: now, type: 'run.cancelled', ...reason });
+    return history;
+  }
   if (after.status === 'completed' || after.status === 'failed' || after.status === 'compensated') {
     history.push({ at: now, type: `run.${after.status}` });
     return history;
   }
+  if (cancelled) history.push({ at: now, type: 'run.cancelling', ...reason });
   const prefix = after.compensation ? 'compensation' : 'step';
   const task = stepByKey(chain, after.step)?.task.name;
   const named = { ...(after.step === undefined ? {} : { step: after.step }), ...(task === undefined ? {} : { task }) };
@@ -213,7 +221,7 @@ interface RecordBase {
 function buildRecord(chain: AnyChain, base: RecordBase, next: AnyMachineSnapshot, dispatched: { waiting: WaitingFor[]; started: number }, now: number): RunRecord {
   const context = next.context as ChainContext;
   const phase = phaseOf(next);
-  const terminal = phase.status === 'completed' || phase.status === 'failed' || phase.status === 'compensated';
+  const terminal = isTerminal(phase.status);
   const failure = context.failure;
   return {
     id: base.id,
@@ -229,9 +237,16 @@ function buildRecord(chain: AnyChain, base: RecordBase, next: AnyMachineSnapshot
     input: base.input,
     ...(phase.status === 'completed' ? { output: next.output } : {}),
     ...(failure && phase.status !== 'completed' ? { error: failure.error, failedTask: failure.task } : {}),
+    ...(phase.status === 'cancelled' ? { error: cancelledError(base.id, chain.name, context.cancel?.reason ?? null) } : {}),
     createdAt: base.createdAt,
     updatedAt: now,
   };
+}
+
+/** What a cancelled run keeps as its `error`: its `RunCancelledError`. */
+export function cancelledError(runId: string, chain: string, reason: string | null): SerializedError {
+  const error = new RunCancelledError(runId, chain, reason);
+  return { name: error.name, message: error.message, retryable: false };
 }
 
 /**
@@ -299,6 +314,14 @@ export function decideEvent(
   now: number,
   { keepMessages = true }: DecideOptions = {},
 ): Decision | undefined {
+  // The outcome of an invocation the run no longer waits for (a cancel moved it on while the
+  // attempt ran) changes nothing, even where the machine would record it.
+  if (event.type.startsWith('xstate.done.actor.') || event.type.startsWith('xstate.error.actor.')) {
+    const done = event.type.startsWith('xstate.done.actor.');
+    const info = actorInfo(chain, event.type.slice(done ? 'xstate.done.actor.'.length : 'xstate.error.actor.'.length));
+    const attempt = ('attempt' in event ? event.attempt : undefined) ?? record.attempt;
+    if (info && !awaits(record, { kind: info.compensation ? 'compensation' : 'step', step: info.step.key, attempt })) return undefined;
+  }
   const [next, actions] = pureTransition(chain.machine as AnyStateMachine, snapshot, event);
   if (next === snapshot || (next.value === snapshot.value && next.context === snapshot.context) || actions.length === 0) {
     return undefined;

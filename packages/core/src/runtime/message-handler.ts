@@ -11,6 +11,7 @@ import { outageDelay, pause } from './outage-backoff.js';
 import type { OutboxRelay } from './outbox-relay.js';
 import { isRefusal } from './refusal.js';
 import type { ApplyResult, RunEngine } from './run-engine.js';
+import type { RunningAttempts } from './running-attempts.js';
 import { wrapAttempt, type AttemptOutcome, type Plugin } from './plugins.js';
 import type { Logger } from './runtime-options.js';
 
@@ -40,6 +41,8 @@ export interface HandlerDeps {
    * second time side by side.
    */
   readonly executing: Map<string, Promise<void>>;
+  /** The attempts running in this process, so a cancel of their run aborts them. */
+  readonly attempts: RunningAttempts;
 }
 
 /** Whether `message` is what run `record` is waiting for right now (the decider's `waiting` set answers). */
@@ -110,7 +113,8 @@ export async function handleDelivery(queue: string, delivery: Delivery, deps: Ha
 
 /** Runs one attempt of `step` inside the plugins' `wrapAttempt` hooks; resolves with its outcome event. */
 async function runAttempt(step: NonNullable<ReturnType<typeof stepByKey>>, message: TaskMessage, deps: HandlerDeps): Promise<ChainEvent> {
-  const execute = () => executeTask(step, message, { clock: deps.clock, random: deps.random, shutdown: deps.shutdown });
+  const register = (abort: (reason: unknown) => void) => deps.attempts.add(message.runId, abort);
+  const execute = () => executeTask(step, message, { clock: deps.clock, random: deps.random, shutdown: deps.shutdown, register });
   if (!deps.plugins.some((p) => p.wrapAttempt)) return execute();
   let event: Promise<ChainEvent> | undefined;
   const attempt = async (): Promise<AttemptOutcome> => {

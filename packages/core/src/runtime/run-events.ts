@@ -37,6 +37,9 @@ export type CompensationRetryingEvent = EventBase<'compensation.retrying'> & Ste
 export type RunCompletedEvent = EventBase<'run.completed'> & { readonly output?: unknown };
 export type RunFailedEvent = EventBase<'run.failed'>;
 export type RunCompensatedEvent = EventBase<'run.compensated'>;
+/** A cancel was committed and the completed steps are being compensated; `run.cancelled` follows. */
+export type RunCancellingEvent = EventBase<'run.cancelling'> & { readonly reason?: string };
+export type RunCancelledEvent = EventBase<'run.cancelled'> & { readonly reason?: string };
 export type RunParkedEvent = EventBase<'run.parked'> & { readonly step?: string; readonly error: SerializedError };
 
 export type RunEvent =
@@ -53,6 +56,8 @@ export type RunEvent =
   | RunCompletedEvent
   | RunFailedEvent
   | RunCompensatedEvent
+  | RunCancellingEvent
+  | RunCancelledEvent
   | RunParkedEvent;
 
 /** The event of `type`. */
@@ -74,6 +79,9 @@ export function toRunEvent(stored: StoredEvent, output?: { value: unknown }): Ru
       return { type: entry.type, ...base };
     case 'run.completed':
       return { type: entry.type, ...base, ...(output ? { output: output.value } : {}) };
+    case 'run.cancelling':
+    case 'run.cancelled':
+      return { type: entry.type, ...base, ...(entry.reason === undefined ? {} : { reason: entry.reason }) };
     case 'run.parked':
       return { type: entry.type, ...base, ...(entry.step === undefined ? {} : { step: entry.step }), error: entry.error ?? UNKNOWN_ERROR };
     case 'step.started':
