@@ -79,6 +79,8 @@ export class ProgressPrinter {
         return `${head}${p.dim(`◷ scheduled for ${new Date(e.dueAt).toISOString()}`)}`;
       case 'run.started':
         return `${head}${p.cyan('▶ run started')}`;
+      case 'run.redriven':
+        return `${head}${p.cyan(`↺ re-driven${e.step ? ` from ${e.step}` : ''}`)}`;
       case 'run.cancelling':
         return `${head}${p.yellow(`■ cancelling${e.reason ? `: ${e.reason}` : ''}`)}`;
       case 'run.cancelled':

@@ -43,6 +43,13 @@ export interface CancelOptions {
   compensate?: boolean;
 }
 
+export interface RetryRunOptions {
+  /** Where the run starts again: the step that failed (`'failed-step'`) or the first step (`'start'`). @defaultValue 'failed-step' */
+  from?: 'failed-step' | 'start';
+}
+
+const RETRY_RUN_OPTION_KEYS = ['from'] as const satisfies ReadonlyArray<keyof RetryRunOptions>;
+
 const CANCEL_OPTION_KEYS = ['reason', 'compensate'] as const satisfies ReadonlyArray<keyof CancelOptions>;
 
 const START_OPTION_KEYS = ['id', 'delay', 'startAt'] as const satisfies ReadonlyArray<keyof StartRunOptions>;
@@ -197,6 +204,27 @@ export class Client {
     const outcome = await this.engine.cancel(id, reason ?? null, compensate);
     if (!outcome) throw new InvalidOptionError(`${call}: id`, `no run "${id}"`);
     return outcome;
+  }
+
+  /**
+   * Re-drives a finished run (Celery's retry of a failed task, Temporal's reset): a `failed` or
+   * `compensated` run starts again at the step that failed, with attempts reset and the outputs of
+   * the steps before it (`from: 'failed-step'`, the default; refused when compensation has undone
+   * those steps, or for a cancelled run), or from its first step with its input (`from: 'start'`,
+   * also for a cancelled run). Its history is kept, marked by a `run.redriven` event; `result()`
+   * waits for the new outcome. Resolves with the run as it is now; rejects with `RuntimeStateError`
+   * saying why it cannot be re-driven, and with `InvalidOptionError` for an unknown run.
+   */
+  async retry(id: string, options: RetryRunOptions = {}): Promise<RunInfo> {
+    const call = `${this.label}.retry()`;
+    if (this.state !== 'open') throw new RuntimeStateError(`${call}: the ${this.label} is ${this.state}`);
+    if (!options || typeof options !== 'object') throw new InvalidOptionError(`${call}: options`, "must be an object { from?: 'failed-step' | 'start' }");
+    assertKnownKeys(options, RETRY_RUN_OPTION_KEYS, call);
+    const from = options.from ?? 'failed-step';
+    if (from !== 'failed-step' && from !== 'start') throw new InvalidOptionError(`${call}: from`, `must be 'failed-step' or 'start', got ${JSON.stringify(from)}`);
+    const record = await this.engine.redrive(id, from);
+    if (!record) throw new InvalidOptionError(`${call}: id`, `no run "${id}"`);
+    return { ...toInfo(record), history: await this.options.store.history(id) };
   }
 
   /** A run's status, current step, attempts, history and outcome; `undefined` for an unknown id. */

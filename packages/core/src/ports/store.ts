@@ -81,6 +81,7 @@ export type RunEventType =
   | 'run.compensated'
   | 'run.cancelling'
   | 'run.cancelled'
+  | 'run.redriven'
   | 'run.parked';
 /** One entry of a run's history, as the store keeps it. */
 export interface HistoryEntry {

@@ -9,6 +9,7 @@ import { cancelledError, decideEvent, decideSchedule, decideStart, restoreSnapsh
 import type { FailureReport } from './failure-report.js';
 import type { OutboxRelay } from './outbox-relay.js';
 import type { EventBus } from './plugins.js';
+import { decideRedrive, type RedriveFrom } from './redrive.js';
 import { eventsOf } from './run-events.js';
 
 export interface LoadedRun {
@@ -295,6 +296,23 @@ export class RunEngine {
         }
       }
       throw new TaskchartError(`run "${runId}": gave up cancelling after ${MAX_CONFLICT_RETRIES} version conflicts`);
+    });
+  }
+
+  /**
+   * Re-drives finished run `runId` (see `Client.retry`): commits the decision that starts it
+   * again. Resolves `undefined` for an unknown run; rejects with `RuntimeStateError` when the run
+   * cannot be re-driven from there.
+   */
+  redrive(runId: string, from: RedriveFrom): Promise<RunRecord | undefined> {
+    return this.withLock(runId, async () => {
+      for (let i = 0; i < MAX_CONFLICT_RETRIES; i++) {
+        const record = await this.store.load(runId);
+        if (!record) return undefined;
+        const decision = decideRedrive(this.chainOf(record), record, from, this.clock.now(), { keepMessages: this.keepMessages });
+        if ((await this.commitDecision(decision, record.version)).ok) return decision.record;
+      }
+      throw new TaskchartError(`run "${runId}": gave up re-driving after ${MAX_CONFLICT_RETRIES} version conflicts`);
     });
   }
 

@@ -40,6 +40,8 @@ export type RunCompensatedEvent = EventBase<'run.compensated'>;
 /** A cancel was committed and the completed steps are being compensated; `run.cancelled` follows. */
 export type RunCancellingEvent = EventBase<'run.cancelling'> & { readonly reason?: string };
 export type RunCancelledEvent = EventBase<'run.cancelled'> & { readonly reason?: string };
+/** A finished run was started again (`client.retry`) at `step`; its earlier history stays before this event. */
+export type RunRedrivenEvent = EventBase<'run.redriven'> & { readonly step?: string };
 export type RunParkedEvent = EventBase<'run.parked'> & { readonly step?: string; readonly error: SerializedError };
 
 export type RunEvent =
@@ -58,6 +60,7 @@ export type RunEvent =
   | RunCompensatedEvent
   | RunCancellingEvent
   | RunCancelledEvent
+  | RunRedrivenEvent
   | RunParkedEvent;
 
 /** The event of `type`. */
@@ -79,6 +82,8 @@ export function toRunEvent(stored: StoredEvent, output?: { value: unknown }): Ru
       return { type: entry.type, ...base };
     case 'run.completed':
       return { type: entry.type, ...base, ...(output ? { output: output.value } : {}) };
+    case 'run.redriven':
+      return { type: entry.type, ...base, ...(entry.step === undefined ? {} : { step: entry.step }) };
     case 'run.cancelling':
     case 'run.cancelled':
       return { type: entry.type, ...base, ...(entry.reason === undefined ? {} : { reason: entry.reason }) };

@@ -1,6 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import type { AnyChain, ChainInput, ChainOutput } from '../chain.js';
-import { Client, type CancelOptions, type EventsQuery, type StartRunOptions } from '../client/client.js';
+import { Client, type CancelOptions, type EventsQuery, type RetryRunOptions, type StartRunOptions } from '../client/client.js';
 import type { CancelOutcome } from './run-engine.js';
 import { RunningAttempts } from './running-attempts.js';
 
@@ -130,6 +130,11 @@ export class Runtime {
   run<C extends AnyChain>(chain: C, input: ChainInput<C>, options: StartRunOptions = {}): Promise<RunHandle<ChainOutput<C>>> {
     if (this.state === 'closing' || this.state === 'closed') return Promise.reject(new RuntimeStateError(`runtime.run(): the runtime is ${this.state}`));
     return this.client.run(chain, input, options);
+  }
+
+  /** Re-drives a failed, compensated or cancelled run (see `Client.retry`). */
+  retry(id: string, options: RetryRunOptions = {}): Promise<RunInfo> {
+    return this.client.retry(id, options);
   }
 
   /** Cancels a run (see `Client.cancel`). */
