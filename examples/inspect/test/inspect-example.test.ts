@@ -53,5 +53,5 @@ it('export writes the machine as a createMachine module and as JSON', { timeout:
   expect(source).toContain('export const tripMachine = createMachine({');
   const config = JSON.parse(readFileSync(join(dir, 'trip.machine.json'), 'utf8')) as { id: string; states: Record<string, unknown> };
   expect(config.id).toBe('trip');
-  expect(Object.keys(config.states)).toEqual(['book', 'pay', 'compensating', 'completed', 'compensated', 'failed']);
+  expect(Object.keys(config.states)).toEqual(['book', 'pay', 'compensating', 'completed', 'cancelled', 'compensated', 'failed']);
 });

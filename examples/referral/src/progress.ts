@@ -18,7 +18,7 @@ export interface RunState {
   readonly info: RunInfo;
 }
 
-const FINAL = new Set<RunEvent['type']>(['run.completed', 'run.failed', 'run.compensated', 'run.parked']);
+const FINAL = new Set<RunEvent['type']>(['run.completed', 'run.failed', 'run.compensated', 'run.cancelled', 'run.parked']);
 
 export class ProgressPrinter {
   /** Each tracked run's state once `stop()` returned (for the summary). */
@@ -75,8 +75,16 @@ export class ProgressPrinter {
     const attempt = 'attempt' in e ? `attempt ${e.attempt}` : '';
     const why = 'error' in e ? `${e.error.name}: ${e.error.message}` : '';
     switch (e.type) {
+      case 'run.scheduled':
+        return `${head}${p.dim(`◷ scheduled for ${new Date(e.dueAt).toISOString()}`)}`;
       case 'run.started':
         return `${head}${p.cyan('▶ run started')}`;
+      case 'run.redriven':
+        return `${head}${p.cyan(`↺ re-driven${e.step ? ` from ${e.step}` : ''}`)}`;
+      case 'run.cancelling':
+        return `${head}${p.yellow(`■ cancelling${e.reason ? `: ${e.reason}` : ''}`)}`;
+      case 'run.cancelled':
+        return `${head}${p.yellow(`■ run cancelled${e.reason ? `: ${e.reason}` : ''}`)}`;
       case 'step.started':
         return `${head}  ${step} ${p.dim(`${attempt} started`)}`;
       case 'step.completed':

@@ -55,7 +55,7 @@ export function chain<const T extends readonly [AnyTask, ...AnyTask[]]>(
     const count = (seen.get(t.name) ?? 0) + 1;
     seen.set(t.name, count);
     const key = count === 1 ? t.name : `${t.name}_${count}`;
-    if (['compensating', 'completed', 'compensated', 'failed'].includes(key)) {
+    if (['compensating', 'completed', 'compensated', 'failed', 'cancelled'].includes(key)) {
       throw new InvalidOptionError(`chain "${name}": tasks[${index}]`, `task name "${key}" is reserved for the machine's own states`);
     }
     return { key, index, task: t };

@@ -129,6 +129,19 @@ export class RunParkedError extends TaskchartError {
   }
 }
 
+/** `run.result()` rejects with this when the run was cancelled (`client.cancel`). */
+export class RunCancelledError extends TaskchartError {
+  override readonly name = 'RunCancelledError';
+  constructor(
+    readonly runId: string,
+    readonly chain: string,
+    /** The reason given to `cancel()`, or `null`. */
+    readonly reason: string | null,
+  ) {
+    super(`run "${runId}" (chain "${chain}") was cancelled${reason === null ? '' : `: ${reason}`}`);
+  }
+}
+
 /** What the store and `onFailure` keep of an error: plain data that survives JSON. */
 export interface SerializedError {
   readonly name: string;

@@ -12,6 +12,7 @@ export {
   InvalidOptionError,
   MessageRefusedError,
   NonRetryableError,
+  RunCancelledError,
   RunFailedError,
   RunParkedError,
   RuntimeStateError,
@@ -27,7 +28,8 @@ export type { ChainMachine } from './machine/compile-machine.js';
 export type { Broker } from './ports/broker.js';
 export type { RunEventType, RunQuery, RunStatus, Store } from './ports/store.js';
 export { createRuntime, type Runtime } from './runtime/runtime.js';
-export { createClient, type Client, type EventsQuery, type StartRunOptions } from './client/client.js';
+export { createClient, type CancelOptions, type Client, type EventsQuery, type RetryRunOptions, type StartRunOptions } from './client/client.js';
+export type { CancelOutcome } from './runtime/run-engine.js';
 export type { ClientOptions, Logger, RuntimeOptions } from './runtime/runtime-options.js';
 export type { ResultOptions, RunHandle, RunInfo, RunInfoPage } from './runtime/run-info.js';
 export type { AttemptContext, AttemptOutcome, MessageCause, OutgoingMessage, Plugin } from './runtime/plugins.js';

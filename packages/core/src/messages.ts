@@ -23,7 +23,10 @@ export interface TaskMessage {
   readonly output?: unknown;
 }
 
-/** "Deliver this delayed event to this run when due." */
+/** The timer event that starts a scheduled run (the others are the machine's `xstate.after.*`). */
+export const START_EVENT = 'taskchart.start';
+
+/** "Deliver this delayed event to this run when due" (a retry's backoff, or a scheduled start). */
 export interface TimerMessage {
   readonly v: 1;
   readonly kind: 'timer';
@@ -60,7 +63,9 @@ export function parseMessage(body: string): ParseResult {
     return { ok: true, message: m as unknown as TaskMessage };
   }
   if (m['kind'] === 'timer') {
-    if (!isString(m['event']) || !m['event'].startsWith('xstate.after.')) return { ok: false, reason: 'malformed timer message: event must be an xstate.after event' };
+    if (!isString(m['event']) || (!m['event'].startsWith('xstate.after.') && m['event'] !== START_EVENT)) {
+      return { ok: false, reason: `malformed timer message: event must be an xstate.after event or ${START_EVENT}` };
+    }
     if (typeof m['dueAt'] !== 'number' || !Number.isFinite(m['dueAt'])) return { ok: false, reason: 'malformed timer message: dueAt must be a number' };
     return { ok: true, message: m as unknown as TimerMessage };
   }

@@ -17,7 +17,11 @@ export interface TaskContext {
   readonly idempotencyKey: string;
   /** 1 on the first attempt, `maxRetries + 1` on the last. */
   readonly attempt: number;
-  /** Aborted when the step's `timeout` elapses or the worker shuts down hard. */
+  /**
+   * Aborted when the step's `timeout` elapses (`TaskTimeoutError`), its run is cancelled
+   * (`RunCancelledError`: at once in the process that cancelled, within about a second elsewhere)
+   * or the worker shuts down hard.
+   */
   readonly signal: AbortSignal;
 }
 

@@ -135,7 +135,7 @@ class LogReader {
       if (record) followed.outputs = outputsOf(record.snapshot);
     }
     followed.replay.apply(entry, next, (step) => followed.outputs[step]);
-    if (entry.type === 'run.completed' || entry.type === 'run.failed' || entry.type === 'run.compensated') {
+    if (entry.type === 'run.completed' || entry.type === 'run.failed' || entry.type === 'run.compensated' || entry.type === 'run.cancelled') {
       this.runs.delete(runId);
       this.ended = runId;
     }

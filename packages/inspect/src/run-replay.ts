@@ -103,6 +103,22 @@ export class RunReplay {
         this.step(timer, this.root, next);
         return;
       }
+      case 'run.cancelling':
+      case 'run.cancelled': {
+        // The cancel, as the runtime fed it to the machine: with compensation when the run went on
+        // to compensate (`run.cancelling`), without when it ended at once. The `run.cancelled` that
+        // ends a cancel's compensations is a consequence and adds nothing.
+        if (entry.type === 'run.cancelled' && this.snapshot.status === 'done') return;
+        const compensate = entry.type === 'run.cancelling';
+        this.step({ type: 'taskchart.cancel', reason: entry.reason ?? null, compensate }, this.root, next);
+        return;
+      }
+      case 'run.redriven': {
+        // Not drawn as a transition (the runtime restarts a finished run from its store record):
+        // the inspector is told, and the replay of that run stops being exact after it.
+        this.send({ type: '@xstate.event', actorRef: this.root.ref, sourceRef: undefined, event: { type: 'taskchart.run.redriven', step: entry.step } });
+        return;
+      }
       case 'run.parked': {
         // Not an event of the machine: the runtime stopped advancing the run (it can be re-driven).
         this.send({ type: '@xstate.event', actorRef: this.root.ref, sourceRef: undefined, event: { type: 'taskchart.run.parked', step: entry.step, error: entry.error } });

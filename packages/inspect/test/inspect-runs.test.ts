@@ -88,7 +88,7 @@ function expectDefinition(events: WireInspectionEvent[], runId: string): void {
   expect(definition.id).toBe('trip');
   expect(definition.initial).toBe('book');
   // The inspector's stringify sorts keys.
-  expect(Object.keys(definition.states ?? {})).toEqual(['book', 'compensated', 'compensating', 'completed', 'failed', 'pay']);
+  expect(Object.keys(definition.states ?? {})).toEqual(['book', 'cancelled', 'compensated', 'compensating', 'completed', 'failed', 'pay']);
   expect(definition.states?.['pay']?.states?.['running']?.invoke?.src).toBe('pay');
   expect(Object.keys(definition.states?.['pay']?.states?.['retrying']?.after ?? {})).toEqual(['retryDelay']);
   expect(definition.states?.['compensating']?.states?.['book']?.states?.['running']?.invoke?.src).toBe('compensate-book');

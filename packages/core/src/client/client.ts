@@ -6,8 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import type { AnyChain, ChainInput, ChainOutput } from '../chain.js';
-import { formatDuration, parseDuration } from '../duration.js';
-import { InvalidOptionError, RunFailedError, RunParkedError, RuntimeStateError, UnknownChainError } from '../errors.js';
+import { formatDuration, MAX_DURATION_MS, parseDuration, type Duration } from '../duration.js';
+import { InvalidOptionError, RunCancelledError, RunFailedError, RunParkedError, RuntimeStateError, UnknownChainError } from '../errors.js';
 import { assertKnownKeys } from '../known-keys.js';
 import { isTerminal, TERMINAL_STATUSES, type RunQuery, type RunRecord, type RunStatus, type StoreChange, type StoredEvent } from '../ports/store.js';
 import type { PersistedChainSnapshot } from '../runtime/decide.js';
@@ -15,7 +15,7 @@ import { asStored, assertJson } from '../runtime/json-value.js';
 import { OutboxRelay } from '../runtime/outbox-relay.js';
 import { EventBus, headerHook } from '../runtime/plugins.js';
 import { applyRefusal } from '../runtime/refusal.js';
-import { RunEngine } from '../runtime/run-engine.js';
+import { RunEngine, type CancelOutcome } from '../runtime/run-engine.js';
 import { toRunEvent, type RunEvent } from '../runtime/run-events.js';
 import type { ResultOptions, RunHandle, RunInfo, RunInfoPage } from '../runtime/run-info.js';
 import { compileClientOptions, type ClientOptions, type CompiledClientOptions } from '../runtime/runtime-options.js';
@@ -23,7 +23,36 @@ import { compileClientOptions, type ClientOptions, type CompiledClientOptions } 
 export interface StartRunOptions {
   /** The run's id. Starting twice with one id starts one run (idempotent start). @defaultValue a random UUID */
   id?: string;
+  /**
+   * Start the run this long from now (a duration, up to 365 days): it is recorded at once as
+   * `scheduled` and starts then, on any worker, across restarts (Celery's `countdown`).
+   * @defaultValue start now
+   */
+  delay?: Duration;
+  /**
+   * Start the run at this time (a `Date`, or epoch ms; at most 365 days ahead; a time in the past
+   * starts it now). Celery's `eta`. Not with `delay`. @defaultValue start now
+   */
+  startAt?: Date | number;
 }
+
+export interface CancelOptions {
+  /** Why (kept in the run's history and its `RunCancelledError`). At most 1000 characters. @defaultValue none */
+  reason?: string;
+  /** Compensate the completed steps, in reverse order, before the run ends `cancelled`. @defaultValue true */
+  compensate?: boolean;
+}
+
+export interface RetryRunOptions {
+  /** Where the run starts again: the step that failed (`'failed-step'`) or the first step (`'start'`). @defaultValue 'failed-step' */
+  from?: 'failed-step' | 'start';
+}
+
+const RETRY_RUN_OPTION_KEYS = ['from'] as const satisfies ReadonlyArray<keyof RetryRunOptions>;
+
+const CANCEL_OPTION_KEYS = ['reason', 'compensate'] as const satisfies ReadonlyArray<keyof CancelOptions>;
+
+const START_OPTION_KEYS = ['id', 'delay', 'startAt'] as const satisfies ReadonlyArray<keyof StartRunOptions>;
 
 /** Which events `events()` follows. */
 export interface EventsQuery {
@@ -145,12 +174,13 @@ export class Client {
     if (this.state !== 'open') throw new RuntimeStateError(`${call}: the ${this.label} is ${this.state}`);
     const known = this.options.chains.get(chain?.name);
     if (!known || known !== chain) throw new UnknownChainError(`${call}: chain "${chain?.name}" was not given to ${this.options.factory}({ chains })`);
-    if (!options || typeof options !== 'object') throw new InvalidOptionError(`${call}: options`, 'must be an object { id? }');
-    assertKnownKeys(options, ['id'], call);
+    if (!options || typeof options !== 'object') throw new InvalidOptionError(`${call}: options`, 'must be an object { id?, delay?, startAt? }');
+    assertKnownKeys(options, START_OPTION_KEYS, call);
     const id = options.id ?? randomUUID();
     if (typeof id !== 'string' || id.length === 0 || id.length > 200) throw new InvalidOptionError(`${call}: id`, 'must be a non-empty string of at most 200 characters');
+    const startAt = this.startTime(options, call);
     assertJson(input, `${call}: input of chain "${chain.name}"`);
-    const created = await this.engine.create(chain, id, asStored(input));
+    const created = await this.engine.create(chain, id, asStored(input), startAt);
     if (!created) {
       const existing = await this.options.store.load(id);
       if (existing && existing.chain !== chain.name) {
@@ -158,6 +188,66 @@ export class Client {
       }
     }
     return { id, chain: chain.name, result: (opts?: ResultOptions) => this.result(id, opts) as Promise<ChainOutput<C>> };
+  }
+
+  /** When a run started with `options` starts (epoch ms); `undefined` for now. */
+  private startTime(options: StartRunOptions, call: string): number | undefined {
+    const { delay, startAt } = options;
+    if (delay !== undefined && startAt !== undefined) throw new InvalidOptionError(`${call}: delay`, 'give delay or startAt, not both');
+    const now = this.options.clock.now();
+    if (delay !== undefined) {
+      const ms = parseDuration(delay, `${call}: delay`);
+      return ms > 0 ? now + ms : undefined;
+    }
+    if (startAt === undefined) return undefined;
+    const at = startAt instanceof Date ? startAt.getTime() : startAt;
+    if (typeof at !== 'number' || !Number.isFinite(at)) throw new InvalidOptionError(`${call}: startAt`, `must be a Date or epoch milliseconds, got ${String(startAt)}`);
+    if (at - now > MAX_DURATION_MS) {
+      throw new InvalidOptionError(`${call}: startAt`, `must be at most 365 days ahead, got ${new Date(at).toISOString()} (${formatDuration(at - now)} from now)`);
+    }
+    return at > now ? at : undefined;
+  }
+
+  /**
+   * Cancels run `id`: no further step starts, the running attempt's `ctx.signal` aborts (on
+   * whichever worker runs it), the completed steps are compensated in reverse order (unless
+   * `compensate: false`), and the run ends `cancelled`; its `result()` rejects with
+   * `RunCancelledError`. A scheduled run is cancelled before it starts. A finished run is left as
+   * it is: the answer says so (`cancelled: false`). Rejects with `InvalidOptionError` for an
+   * unknown run.
+   */
+  async cancel(id: string, options: CancelOptions = {}): Promise<CancelOutcome> {
+    const call = `${this.label}.cancel()`;
+    if (this.state !== 'open') throw new RuntimeStateError(`${call}: the ${this.label} is ${this.state}`);
+    if (!options || typeof options !== 'object') throw new InvalidOptionError(`${call}: options`, 'must be an object { reason?, compensate? }');
+    assertKnownKeys(options, CANCEL_OPTION_KEYS, call);
+    const { reason, compensate = true } = options;
+    if (reason !== undefined && (typeof reason !== 'string' || reason.length > 1000)) throw new InvalidOptionError(`${call}: reason`, 'must be a string of at most 1000 characters');
+    if (typeof compensate !== 'boolean') throw new InvalidOptionError(`${call}: compensate`, `must be true or false, got ${String(compensate)}`);
+    const outcome = await this.engine.cancel(id, reason ?? null, compensate);
+    if (!outcome) throw new InvalidOptionError(`${call}: id`, `no run "${id}"`);
+    return outcome;
+  }
+
+  /**
+   * Re-drives a finished run (Celery's retry of a failed task, Temporal's reset): a `failed` or
+   * `compensated` run starts again at the step that failed, with attempts reset and the outputs of
+   * the steps before it (`from: 'failed-step'`, the default; refused when compensation has undone
+   * those steps, or for a cancelled run), or from its first step with its input (`from: 'start'`,
+   * also for a cancelled run). Its history is kept, marked by a `run.redriven` event; `result()`
+   * waits for the new outcome. Resolves with the run as it is now; rejects with `RuntimeStateError`
+   * saying why it cannot be re-driven, and with `InvalidOptionError` for an unknown run.
+   */
+  async retry(id: string, options: RetryRunOptions = {}): Promise<RunInfo> {
+    const call = `${this.label}.retry()`;
+    if (this.state !== 'open') throw new RuntimeStateError(`${call}: the ${this.label} is ${this.state}`);
+    if (!options || typeof options !== 'object') throw new InvalidOptionError(`${call}: options`, "must be an object { from?: 'failed-step' | 'start' }");
+    assertKnownKeys(options, RETRY_RUN_OPTION_KEYS, call);
+    const from = options.from ?? 'failed-step';
+    if (from !== 'failed-step' && from !== 'start') throw new InvalidOptionError(`${call}: from`, `must be 'failed-step' or 'start', got ${JSON.stringify(from)}`);
+    const record = await this.engine.redrive(id, from);
+    if (!record) throw new InvalidOptionError(`${call}: id`, `no run "${id}"`);
+    return { ...toInfo(record), history: await this.options.store.history(id) };
   }
 
   /** A run's status, current step, attempts, history and outcome; `undefined` for an unknown id. */
@@ -465,6 +555,11 @@ export function toInfo(record: RunRecord): Omit<RunInfo, 'history'> {
 
 function outcome(record: RunRecord): unknown {
   if (record.status === 'completed') return record.output;
+  if (record.status === 'cancelled') {
+    const prefix = `run "${record.id}" (chain "${record.chain}") was cancelled: `;
+    const message = record.error?.message ?? '';
+    throw new RunCancelledError(record.id, record.chain, message.startsWith(prefix) ? message.slice(prefix.length) : null);
+  }
   if (record.status === 'parked') {
     const prefix = `run "${record.id}" (chain "${record.chain}") is parked: `;
     const message = record.error?.message ?? '';

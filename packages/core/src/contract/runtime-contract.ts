@@ -172,6 +172,36 @@ export function runtimeContract(options: RuntimeContractOptions): void {
       expect([...effects.values()]).toEqual([1, 1, 1]);
     });
 
+    it('starts a scheduled run at its time, not before, across a restart', { timeout: timeoutMs }, async () => {
+      const { prefix, db } = fresh();
+      const startedAt = new Map<string, number>();
+      const stamp = task('stamp', (x: number, ctx) => {
+        startedAt.set(ctx.runId, Date.now());
+        return x + 1;
+      });
+      const c = chain('scheduled', stamp);
+      const first = createRuntime({ broker: await options.connect(prefix), store: await options.store(db), chains: [c], logger: silentLogger });
+      await first.start();
+      const due = Date.now() + 1_500;
+      const runs = await Promise.all([first.run(c, 1, { delay: 1_500 }), first.run(c, 2, { startAt: new Date(due) })]);
+      for (const run of runs) {
+        const info = await first.getRun(run.id);
+        expect(info?.status).toBe('scheduled');
+        expect(info?.history.map((h) => h.type)).toEqual(['run.scheduled']);
+      }
+      await first.close();
+      expect(startedAt.size).toBe(0);
+      const second = createRuntime({ broker: await options.connect(prefix), store: await options.store(db), chains: [c], logger: silentLogger });
+      runtimes.push(second);
+      await second.start();
+      expect(await Promise.all(runs.map((r) => second.result(r.id)))).toEqual([2, 3]);
+      for (const run of runs) {
+        expect(startedAt.get(run.id)).toBeGreaterThanOrEqual(due - 50);
+        const info = await second.getRun(run.id);
+        expect(info?.history.map((h) => h.type)).toEqual(['run.scheduled', 'run.started', 'step.started', 'step.completed', 'run.completed']);
+      }
+    });
+
     it('absorbs duplicate deliveries: each step completes once', { timeout: timeoutMs }, async () => {
       const { prefix, db } = fresh();
       const ran = new Map<string, number>();

@@ -24,7 +24,19 @@ export interface ChainContext {
   readonly failure: FailureInfo | null;
   /** The compensation that gave up, if one did. */
   readonly compensationFailure: FailureInfo | null;
+  /** Set when the run was cancelled (absent in snapshots written before cancellation existed). */
+  readonly cancel?: CancelInfo | null;
 }
+
+/** A cancellation, as the run keeps it. */
+export interface CancelInfo {
+  readonly reason: string | null;
+  /** Whether the completed steps are compensated. */
+  readonly compensate: boolean;
+}
+
+/** The event that cancels a run. */
+export const CANCEL_EVENT = 'taskchart.cancel';
 
 /** What each invoked step or compensation receives as XState `input`. */
 export interface StepInvocation {
@@ -39,4 +51,5 @@ export interface StepInvocation {
 export type ChainEvent =
   | { type: `xstate.done.actor.${string}`; output: unknown; attempt?: number }
   | { type: `xstate.error.actor.${string}`; error: SerializedError; attempt?: number; random?: number }
-  | { type: `xstate.after.${string}`; attempt?: number };
+  | { type: `xstate.after.${string}`; attempt?: number }
+  | { type: typeof CANCEL_EVENT; reason: string | null; compensate: boolean };

@@ -1,7 +1,7 @@
 import { assign, fromPromise, setup } from 'xstate';
 import { serializeError, type SerializedError } from '../errors.js';
 import type { AnyTask } from '../task.js';
-import type { ChainContext, ChainEvent, FailureInfo, StepInvocation } from './chain-context.js';
+import { CANCEL_EVENT, type ChainContext, type ChainEvent, type FailureInfo, type StepInvocation } from './chain-context.js';
 
 /** One step of a compiled chain. */
 export interface StepDef {
@@ -18,6 +18,8 @@ export const compensationActorId = (key: string) => `compensate-${key}`;
 export const RETRY_DELAY = 'retryDelay';
 /** Name of the custom action that reports a failure (the runtime turns it into an `onFailure` call). */
 export const REPORT_FAILURE = 'reportFailure';
+/** Name of the custom action that marks a cancellation (it makes the transition visible even from a state with no actions of its own). */
+export const CANCELLED = 'cancelled';
 
 type StepParams = { step: string };
 
@@ -37,7 +39,11 @@ function isCurrentAttempt(context: ChainContext, event: { attempt?: number }): b
  * ```
  * <step>           running (invokes the task) ⇄ retrying (after: retryDelay)
  * compensating.<s> running (invokes the compensation) ⇄ retrying, in reverse step order
- * completed | compensated | failed   (final)
+ * completed | compensated | failed | cancelled   (final)
+ *
+ * `taskchart.cancel` in a step goes to the compensation of the completed steps before it (or
+ * straight to `cancelled` with `compensate: false`, or when there is nothing to undo); the
+ * compensations then end `cancelled` instead of `compensated`.
  * ```
  *
  * The runtime drives it with XState's pure `initialTransition`/`transition`; the actors given
@@ -99,6 +105,9 @@ export function compileChainMachine(chainName: string, steps: readonly StepDef[]
       currentAttempt: ({ context, event }) => isCurrentAttempt(context, event as { attempt?: number }),
       canRetryStep: canRetry(false),
       canRetryCompensation: canRetry(true),
+      cancelCompensates: ({ event }) => event.type === CANCEL_EVENT && event.compensate,
+      cancelSkipsCompensation: ({ event }) => event.type === CANCEL_EVENT && !event.compensate,
+      wasCancelled: ({ context }) => context.cancel != null,
     },
     delays: {
       [RETRY_DELAY]: ({ context }) => context.retryDelayMs,
@@ -120,8 +129,10 @@ export function compileChainMachine(chainName: string, steps: readonly StepDef[]
       recordCompensationFailure: assign(({ context, event }, params: unknown) => ({
         compensationFailure: failureOf(context, event, (params as StepParams).step, true),
       })),
+      recordCancel: assign(({ event }) => (event.type === CANCEL_EVENT ? { cancel: { reason: event.reason, compensate: event.compensate }, attempt: 1, retryDelayMs: 0 } : {})),
       // Executed by the runtime (as an outbox entry), never inside the pure transition.
       [REPORT_FAILURE]: () => undefined,
+      [CANCELLED]: () => undefined,
     },
   });
 
@@ -133,10 +144,18 @@ export function compileChainMachine(chainName: string, steps: readonly StepDef[]
   };
 
   const states: Record<string, unknown> = {};
+  // A cancel in a step compensates the completed steps before it (unless told not to), then ends `cancelled`.
+  const cancelled = ['recordCancel', CANCELLED];
+  const onCancel = (index: number) => {
+    const first = compensable(index)[0];
+    const end = { target: `#${id}.cancelled`, actions: cancelled };
+    return first ? [{ guard: 'cancelCompensates', target: `#${id}.compensating.${first.key}`, actions: cancelled }, end] : [end];
+  };
   steps.forEach((step, index) => {
     const next = steps[index + 1];
     states[step.key] = {
       initial: 'running',
+      on: { [CANCEL_EVENT]: onCancel(index) },
       states: {
         running: {
           tags: ['running'],
@@ -181,7 +200,12 @@ export function compileChainMachine(chainName: string, steps: readonly StepDef[]
               attempt: context.attempt,
               compensation: true,
             }),
-            onDone: { target: next ? `#${id}.compensating.${next.key}` : `#${id}.compensated`, actions: 'resetAttempt' },
+            onDone: next
+              ? { target: `#${id}.compensating.${next.key}`, actions: 'resetAttempt' }
+              : [
+                  { guard: 'wasCancelled', target: `#${id}.cancelled`, actions: 'resetAttempt' },
+                  { target: `#${id}.compensated`, actions: 'resetAttempt' },
+                ],
             onError: [
               {
                 guard: { type: 'canRetryCompensation', params: { step: step.key } },
@@ -199,8 +223,16 @@ export function compileChainMachine(chainName: string, steps: readonly StepDef[]
       },
     };
   });
-  if (allCompensable.length > 0) states['compensating'] = { states: compensationStates, initial: allCompensable[0]?.key };
+  if (allCompensable.length > 0) {
+    // A cancel while compensating a failure stops the compensations only when told not to compensate.
+    states['compensating'] = {
+      states: compensationStates,
+      initial: allCompensable[0]?.key,
+      on: { [CANCEL_EVENT]: { guard: 'cancelSkipsCompensation', target: `#${id}.cancelled`, actions: cancelled } },
+    };
+  }
   states['completed'] = { type: 'final' };
+  states['cancelled'] = { type: 'final' };
   states['compensated'] = { type: 'final' };
   states['failed'] = { type: 'final' };
 

@@ -11,14 +11,15 @@ import type { SerializedError } from '../errors.js';
 import type { PublishOptions } from './broker.js';
 
 /**
- * A run's status. `running`, `retrying` and `compensating` are active; `completed`, `failed` and
- * `compensated` are terminal. `parked` is neither: the loaded definition could not continue the
- * run's stored state (a deploy renamed or removed its step), so the runtime stopped advancing it,
- * kept its snapshot untouched and dead-letters its messages until it is re-driven.
+ * A run's status. `scheduled` (recorded, waiting for its start time), `running`, `retrying` and
+ * `compensating` are active; `completed`, `failed`, `compensated` and `cancelled` are terminal. `parked` is
+ * neither: the loaded definition could not continue the run's stored state (a deploy renamed or
+ * removed its step), so the runtime stopped advancing it, kept its snapshot untouched and
+ * dead-letters its messages until it is re-driven.
  */
-export type RunStatus = 'running' | 'retrying' | 'compensating' | 'completed' | 'failed' | 'compensated' | 'parked';
-export const TERMINAL_STATUSES: readonly RunStatus[] = ['completed', 'failed', 'compensated'];
-export const ACTIVE_STATUSES: readonly RunStatus[] = ['running', 'retrying', 'compensating'];
+export type RunStatus = 'scheduled' | 'running' | 'retrying' | 'compensating' | 'completed' | 'failed' | 'compensated' | 'cancelled' | 'parked';
+export const TERMINAL_STATUSES: readonly RunStatus[] = ['completed', 'failed', 'compensated', 'cancelled'];
+export const ACTIVE_STATUSES: readonly RunStatus[] = ['scheduled', 'running', 'retrying', 'compensating'];
 export const isTerminal = (status: RunStatus) => TERMINAL_STATUSES.includes(status);
 
 /**
@@ -65,6 +66,7 @@ export interface RunRecord {
 
 /** What happened to a run, as the decider derived it from one committed transition. */
 export type RunEventType =
+  | 'run.scheduled'
   | 'run.started'
   | 'step.started'
   | 'step.completed'
@@ -77,6 +79,9 @@ export type RunEventType =
   | 'run.completed'
   | 'run.failed'
   | 'run.compensated'
+  | 'run.cancelling'
+  | 'run.cancelled'
+  | 'run.redriven'
   | 'run.parked';
 /** One entry of a run's history, as the store keeps it. */
 export interface HistoryEntry {
@@ -85,10 +90,12 @@ export interface HistoryEntry {
   readonly step?: string;
   readonly task?: string;
   readonly attempt?: number;
-  /** For `*.retrying`: the backoff delay before the next attempt, and when it is due. */
+  /** For `*.retrying`: the backoff delay before the next attempt, and when it is due; for `run.scheduled`: when the run starts. */
   readonly delayMs?: number;
   readonly dueAt?: number;
   readonly error?: SerializedError;
+  /** For `run.cancelling` / `run.cancelled`: the reason given to `cancel()`, if any. */
+  readonly reason?: string;
 }
 
 /** A history entry in the store's ordered event log. */

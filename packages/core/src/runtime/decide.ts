@@ -5,12 +5,13 @@
  */
 import type { AnyMachineSnapshot, AnyStateMachine } from 'xstate';
 import type { AnyChain } from '../chain.js';
-import type { ChainContext, ChainEvent, StepInvocation } from '../machine/chain-context.js';
+import { CANCEL_EVENT, type ChainContext, type ChainEvent, type StepInvocation } from '../machine/chain-context.js';
 import { compensationActorId, REPORT_FAILURE, stepActorId, type StepDef } from '../machine/compile-machine.js';
 import { pureInitialTransition, pureTransition } from '../machine/pure-transition.js';
-import type { TaskMessage, TimerMessage } from '../messages.js';
+import { START_EVENT, type TaskMessage, type TimerMessage } from '../messages.js';
 import type { PublishOptions } from '../ports/broker.js';
 import { isTerminal, type HistoryEntry, type NewOutboxEntry, type RunRecord, type RunStatus, type WaitingFor } from '../ports/store.js';
+import { RunCancelledError, type SerializedError } from '../errors.js';
 import type { FailureReport } from './failure-report.js';
 import type { HeaderHook, MessageCause, OutgoingMessage } from './plugins.js';
 
@@ -170,7 +171,7 @@ function historyOf(chain: AnyChain, before: Phase | undefined, beforeAttempt: nu
     const done = event.type.startsWith('xstate.done.actor.');
     const info = actorInfo(chain, event.type.slice(done ? 'xstate.done.actor.'.length : 'xstate.error.actor.'.length));
     if (info) {
-      const attempt = event.attempt ?? beforeAttempt;
+      const attempt = ('attempt' in event ? event.attempt : undefined) ?? beforeAttempt;
       const prefix = info.compensation ? 'compensation' : 'step';
       history.push(
         done
@@ -179,10 +180,17 @@ function historyOf(chain: AnyChain, before: Phase | undefined, beforeAttempt: nu
       );
     }
   }
+  const cancelled = event?.type === CANCEL_EVENT;
+  const reason = (context.cancel?.reason ?? null) === null ? {} : { reason: context.cancel?.reason as string };
+  if (after.status === 'cancelled') {
+    history.push({ at: now, type: 'run.cancelled', ...reason });
+    return history;
+  }
   if (after.status === 'completed' || after.status === 'failed' || after.status === 'compensated') {
     history.push({ at: now, type: `run.${after.status}` });
     return history;
   }
+  if (cancelled) history.push({ at: now, type: 'run.cancelling', ...reason });
   const prefix = after.compensation ? 'compensation' : 'step';
   const task = stepByKey(chain, after.step)?.task.name;
   const named = { ...(after.step === undefined ? {} : { step: after.step }), ...(task === undefined ? {} : { task }) };
@@ -226,7 +234,7 @@ interface RecordBase {
 function buildRecord(chain: AnyChain, base: RecordBase, next: AnyMachineSnapshot, dispatched: { waiting: WaitingFor[]; started: number }, now: number): RunRecord {
   const context = next.context as ChainContext;
   const phase = phaseOf(next);
-  const terminal = phase.status === 'completed' || phase.status === 'failed' || phase.status === 'compensated';
+  const terminal = isTerminal(phase.status);
   const failure = context.failure;
   return {
     id: base.id,
@@ -242,20 +250,63 @@ function buildRecord(chain: AnyChain, base: RecordBase, next: AnyMachineSnapshot
     input: base.input,
     ...(phase.status === 'completed' ? { output: next.output } : {}),
     ...(failure && phase.status !== 'completed' ? { error: failure.error, failedTask: failure.task } : {}),
+    ...(phase.status === 'cancelled' ? { error: cancelledError(base.id, chain.name, context.cancel?.reason ?? null) } : {}),
     createdAt: base.createdAt,
     updatedAt: now,
   };
 }
 
-/** The first transition of a run. */
-export function decideStart(chain: AnyChain, runId: string, input: unknown, now: number, { keepMessages = true, headers }: DecideOptions = {}): Decision {
+/** What a cancelled run keeps as its `error`: its `RunCancelledError`. */
+export function cancelledError(runId: string, chain: string, reason: string | null): SerializedError {
+  const error = new RunCancelledError(runId, chain, reason);
+  return { name: error.name, message: error.message, retryable: false };
+}
+
+/**
+ * The first transition of a run: a new run, or (`scheduled`) the run recorded by
+ * {@link decideSchedule} whose start time has come.
+ */
+export function decideStart(chain: AnyChain, runId: string, input: unknown, now: number, { keepMessages = true, headers }: DecideOptions = {}, scheduled?: RunRecord): Decision {
   const [next, actions] = pureInitialTransition(chain.machine as AnyStateMachine, input);
   const dispatched = toOutbox(chain, runId, next, actions, now, keepMessages, headers);
+  const base = { id: runId, input, createdAt: scheduled?.createdAt ?? now, version: scheduled ? scheduled.version + 1 : 1, waiting: [], totalAttempts: 0 };
   return {
-    record: buildRecord(chain, { id: runId, input, createdAt: now, version: 1, waiting: [], totalAttempts: 0 }, next, dispatched, now),
+    record: buildRecord(chain, base, next, dispatched, now),
     history: historyOf(chain, undefined, 0, next, undefined, now),
     outbox: dispatched.outbox,
     snapshot: next,
+  };
+}
+
+/**
+ * A run recorded now that starts at `dueAt`: status `scheduled`, no machine snapshot yet, and a
+ * durable start timer (a delayed message, re-delayed hop by hop where the broker caps delays).
+ */
+export function decideSchedule(chain: AnyChain, runId: string, input: unknown, now: number, dueAt: number, { keepMessages = true, headers }: DecideOptions = {}): Omit<Decision, 'snapshot'> {
+  const message: TimerMessage = { v: 1, kind: 'timer', runId, chain: chain.name, event: START_EVENT, attempt: 1, dueAt };
+  const first = chain.steps[0];
+  const queue = first?.task.queue ?? 'taskchart';
+  const delayMs = Math.max(0, dueAt - now);
+  const options: PublishOptions = { delayMs, deduplicationId: `${runId}:${START_EVENT}`, groupId: runId };
+  if (headers) withHeaders(options, headers, { kind: 'timer', runId, chain: chain.name, step: first?.key ?? '', task: first?.task.name ?? '', queue, attempt: 1, compensation: false, delayMs, cause: headers.cause });
+  const entry = { queue, body: JSON.stringify(message), options };
+  return {
+    record: {
+      id: runId,
+      chain: chain.name,
+      status: 'scheduled',
+      version: 1,
+      step: undefined,
+      attempt: 0,
+      totalAttempts: 0,
+      waiting: [{ kind: 'timer', step: '', attempt: 1, dueAt, ...(keepMessages ? { message: entry } : {}) }],
+      snapshot: null,
+      input,
+      createdAt: now,
+      updatedAt: now,
+    },
+    history: [{ at: now, type: 'run.scheduled', dueAt }],
+    outbox: [entry],
   };
 }
 
@@ -277,6 +328,14 @@ export function decideEvent(
   now: number,
   { keepMessages = true, headers }: DecideOptions = {},
 ): Decision | undefined {
+  // The outcome of an invocation the run no longer waits for (a cancel moved it on while the
+  // attempt ran) changes nothing, even where the machine would record it.
+  if (event.type.startsWith('xstate.done.actor.') || event.type.startsWith('xstate.error.actor.')) {
+    const done = event.type.startsWith('xstate.done.actor.');
+    const info = actorInfo(chain, event.type.slice(done ? 'xstate.done.actor.'.length : 'xstate.error.actor.'.length));
+    const attempt = ('attempt' in event ? event.attempt : undefined) ?? record.attempt;
+    if (info && !awaits(record, { kind: info.compensation ? 'compensation' : 'step', step: info.step.key, attempt })) return undefined;
+  }
   const [next, actions] = pureTransition(chain.machine as AnyStateMachine, snapshot, event);
   if (next === snapshot || (next.value === snapshot.value && next.context === snapshot.context) || actions.length === 0) {
     return undefined;

@@ -11,6 +11,8 @@ export interface ExecuteOptions {
   readonly random: () => number;
   /** Aborted when the runtime shuts down hard. */
   readonly shutdown: AbortSignal;
+  /** Registers the attempt so a cancel of its run can abort it; returns the function that unregisters it. */
+  readonly register?: (abort: (reason: unknown) => void) => () => void;
 }
 
 /**
@@ -25,6 +27,7 @@ export async function executeTask(step: StepDef, message: TaskMessage, options: 
   const controller = new AbortController();
   const onShutdown = () => controller.abort(options.shutdown.reason);
   options.shutdown.addEventListener('abort', onShutdown, { once: true });
+  const unregister = options.register?.((reason) => controller.abort(reason));
   let timer: ReturnType<Clock['setTimeout']> | undefined;
 
   const ctx: TaskContext = {
@@ -71,5 +74,6 @@ export async function executeTask(step: StepDef, message: TaskMessage, options: 
   } finally {
     if (timer !== undefined) options.clock.clearTimeout(timer);
     options.shutdown.removeEventListener('abort', onShutdown);
+    unregister?.();
   }
 }

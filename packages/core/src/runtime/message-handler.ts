@@ -2,7 +2,7 @@ import type { AnyChain } from '../chain.js';
 import type { Clock } from '../clock.js';
 import { UnknownChainError } from '../errors.js';
 import type { ChainEvent } from '../machine/chain-context.js';
-import { parseMessage, verifySignature, type TaskMessage, type TimerMessage } from '../messages.js';
+import { parseMessage, START_EVENT, verifySignature, type TaskMessage, type TimerMessage } from '../messages.js';
 import type { Delivery } from '../ports/broker.js';
 import type { RunRecord } from '../ports/store.js';
 import { awaits, stepByKey } from './decide.js';
@@ -11,6 +11,7 @@ import { outageDelay, pause } from './outage-backoff.js';
 import type { OutboxRelay } from './outbox-relay.js';
 import { isRefusal } from './refusal.js';
 import type { ApplyResult, RunEngine } from './run-engine.js';
+import type { RunningAttempts } from './running-attempts.js';
 import { wrapAttempt, type AttemptContext, type AttemptOutcome, type MessageCause, type Plugin } from './plugins.js';
 import type { Logger } from './runtime-options.js';
 
@@ -40,6 +41,8 @@ export interface HandlerDeps {
    * second time side by side.
    */
   readonly executing: Map<string, Promise<void>>;
+  /** The attempts running in this process, so a cancel of their run aborts them. */
+  readonly attempts: RunningAttempts;
 }
 
 /** Whether `message` is what run `record` is waiting for right now (the decider's `waiting` set answers). */
@@ -117,7 +120,8 @@ function attemptContext(step: NonNullable<ReturnType<typeof stepByKey>>, message
 
 /** Runs one attempt of `step` inside the plugins' `wrapAttempt` hooks; resolves with its outcome event. */
 async function runAttempt(step: NonNullable<ReturnType<typeof stepByKey>>, message: TaskMessage, ctx: AttemptContext | undefined, deps: HandlerDeps): Promise<ChainEvent> {
-  const execute = () => executeTask(step, message, { clock: deps.clock, random: deps.random, shutdown: deps.shutdown });
+  const register = (abort: (reason: unknown) => void) => deps.attempts.add(message.runId, abort);
+  const execute = () => executeTask(step, message, { clock: deps.clock, random: deps.random, shutdown: deps.shutdown, register });
   if (!ctx || !deps.plugins.some((p) => p.wrapAttempt)) return execute();
   let event: Promise<ChainEvent> | undefined;
   const attempt = async (): Promise<AttemptOutcome> => {
@@ -204,7 +208,10 @@ async function handleTimer(
     return;
   }
   const cause = deps.plugins.some((p) => p.messageHeaders) ? ({ kind: 'timer', headers: delivery.headers } as const) : undefined;
-  const result = await deps.engine.apply(message.runId, { type: message.event as `xstate.after.${string}`, attempt: message.attempt }, cause);
+  const result =
+    message.event === START_EVENT
+      ? await deps.engine.startScheduled(message.runId, cause)
+      : await deps.engine.apply(message.runId, { type: message.event as `xstate.after.${string}`, attempt: message.attempt }, cause);
   if (result === 'unknown-run') return deadLetter(`unknown run "${message.runId}" (chain "${message.chain}"): not in the store`);
   if (result === 'parked') return deadLetterParked(message.runId, delivery, deps, deadLetter);
   await delivery.ack();

@@ -30,7 +30,7 @@ export interface AttemptContext {
 
 /** What made a commit write a message, as `messageHeaders` is told (to link the message to its cause). */
 export type MessageCause =
-  /** `run()` started the run; the caller's async context is still the current one. */
+  /** A client call made it: `run()` started the run (or `cancel()` / `retry()` moved it); the caller's async context is still the current one. */
   | { readonly kind: 'start' }
   /** This attempt's outcome (the object `wrapAttempt` was given for it). */
   | { readonly kind: 'attempt'; readonly attempt: AttemptContext }

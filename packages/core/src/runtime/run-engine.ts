@@ -2,22 +2,32 @@ import type { AnyMachineSnapshot } from 'xstate';
 import type { AnyChain } from '../chain.js';
 import type { Clock } from '../clock.js';
 import { RunParkedError, TaskchartError, UnknownChainError, type SerializedError } from '../errors.js';
-import type { ChainEvent } from '../machine/chain-context.js';
-import { isTerminal, type HistoryEntry, type RunRecord, type RunWrite, type Store, type WriteResult } from '../ports/store.js';
+import { CANCEL_EVENT, type ChainEvent } from '../machine/chain-context.js';
+import { isTerminal, type HistoryEntry, type RunRecord, type RunStatus, type RunWrite, type Store, type WriteResult } from '../ports/store.js';
 import { Batcher } from './batcher.js';
-import { decideEvent, decideStart, restoreSnapshot, type Decision, type DecideOptions, type PersistedChainSnapshot } from './decide.js';
+import { cancelledError, decideEvent, decideSchedule, decideStart, restoreSnapshot, type Decision, type DecideOptions, type PersistedChainSnapshot } from './decide.js';
 import type { FailureReport } from './failure-report.js';
 import type { OutboxRelay } from './outbox-relay.js';
 import type { EventBus, HeaderHook, MessageCause } from './plugins.js';
+import { decideRedrive, type RedriveFrom } from './redrive.js';
 import { eventsOf } from './run-events.js';
 
 export interface LoadedRun {
   readonly record: RunRecord;
-  /** The restored machine snapshot; `undefined` when the run is parked. */
+  /** The restored machine snapshot; `undefined` when the run is parked or scheduled (not started: it has none). */
   readonly snapshot: AnyMachineSnapshot | undefined;
 }
 
 export type ApplyResult = 'applied' | 'ignored' | 'unknown-run' | 'parked';
+
+/** What `cancel()` answers. */
+export interface CancelOutcome {
+  /** Whether this call cancelled the run (false: it had finished, or was compensating a failure already). */
+  readonly cancelled: boolean;
+  /** The run's status now: `cancelled`, `compensating` (undoing its completed steps first), or the status it kept. */
+  readonly status: RunStatus;
+  readonly message: string;
+}
 
 const MAX_CONFLICT_RETRIES = 20;
 const CACHE_LIMIT = 10_000;
@@ -35,6 +45,8 @@ export class RunEngine {
   private readonly cache = new Map<string, LoadedRun>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly commits: Batcher<RunWrite, WriteResult>;
+  /** Told of every run this process commits (the worker aborts the attempts of a run it cancelled). */
+  onCommitted: ((record: RunRecord) => void) | undefined;
 
   constructor(
     private readonly store: Store,
@@ -69,7 +81,7 @@ export class RunEngine {
     for (let i = 0; i < MAX_CONFLICT_RETRIES; i++) {
       const record = await this.store.load(runId);
       if (!record) return undefined;
-      if (record.status === 'parked') {
+      if (record.status === 'parked' || record.status === 'scheduled') {
         this.forget(runId);
         return { record, snapshot: undefined };
       }
@@ -135,6 +147,7 @@ export class RunEngine {
     if (snapshot) this.remember({ record, snapshot });
     else this.forget(record.id);
     this.relay.publish(result.outbox);
+    this.onCommitted?.(record);
     if (this.bus.listening) this.bus.emit(eventsOf(record.id, record.chain, write.history, result.cursors, record.status === 'completed' ? { value: record.output } : undefined));
     if (isTerminal(record.status) || record.status === 'parked') this.onSettled(record);
     return result;
@@ -179,11 +192,38 @@ export class RunEngine {
     return this.headers && cause ? { keepMessages: this.keepMessages, headers: { hook: this.headers, cause } } : { keepMessages: this.keepMessages };
   }
 
-  /** Creates a run. Resolves `false` when a run with this id already exists. */
-  async create(chain: AnyChain, runId: string, input: unknown): Promise<boolean> {
-    const decision = decideStart(chain, runId, input, this.clock.now(), this.decideOptions(this.headers && { kind: 'start' }));
+  /**
+   * Creates a run, started now or (with `startAt`, epoch ms, in the future) recorded as
+   * `scheduled` with a durable start timer. Resolves `false` when a run with this id already exists.
+   */
+  async create(chain: AnyChain, runId: string, input: unknown, startAt?: number): Promise<boolean> {
+    const now = this.clock.now();
+    const options = this.decideOptions(this.headers && { kind: 'start' });
+    if (startAt !== undefined && startAt > now) {
+      const scheduled = decideSchedule(chain, runId, input, now, startAt, options);
+      return (await this.commit({ ...scheduled, expectedVersion: null }, undefined)).ok;
+    }
+    const decision = decideStart(chain, runId, input, now, options);
     const result = await this.commitDecision(decision, null);
     return result.ok;
+  }
+
+  /**
+   * Starts scheduled run `runId` (its start timer is due): the first transition, as `create`
+   * makes for a run started at once. A run no longer scheduled (started already, cancelled) is
+   * left alone: `'ignored'`.
+   */
+  startScheduled(runId: string, cause?: MessageCause): Promise<ApplyResult> {
+    return this.withLock(runId, async () => {
+      for (let i = 0; i < MAX_CONFLICT_RETRIES; i++) {
+        const record = await this.store.load(runId);
+        if (!record) return 'unknown-run';
+        if (record.status !== 'scheduled') return 'ignored';
+        const decision = decideStart(this.chainOf(record), runId, record.input, this.clock.now(), this.decideOptions(cause), record);
+        if ((await this.commitDecision(decision, record.version)).ok) return 'applied';
+      }
+      throw new TaskchartError(`run "${runId}": gave up starting it after ${MAX_CONFLICT_RETRIES} version conflicts`);
+    });
   }
 
   /**
@@ -197,7 +237,7 @@ export class RunEngine {
       for (let i = 0; i < MAX_CONFLICT_RETRIES; i++) {
         const loaded = await this.load(runId, fresh);
         if (!loaded) return 'unknown-run';
-        if (isTerminal(loaded.record.status)) return 'ignored';
+        if (isTerminal(loaded.record.status) || loaded.record.status === 'scheduled') return 'ignored';
         if (!loaded.snapshot) return 'parked';
         const chain = this.chainOf(loaded.record);
         let decision: Decision | undefined;
@@ -222,6 +262,67 @@ export class RunEngine {
         fresh = true;
       }
       throw new TaskchartError(`run "${runId}": gave up after ${MAX_CONFLICT_RETRIES} version conflicts`);
+    });
+  }
+
+  /**
+   * Cancels run `runId` (see `Client.cancel`): a scheduled or parked run ends `cancelled` at once;
+   * a running or retrying one takes the machine's cancel transition (compensating the completed
+   * steps unless `compensate` is false). Resolves `undefined` for an unknown run.
+   */
+  cancel(runId: string, reason: string | null, compensate: boolean): Promise<CancelOutcome | undefined> {
+    return this.withLock(runId, async () => {
+      for (let i = 0; i < MAX_CONFLICT_RETRIES; i++) {
+        const loaded = await this.load(runId, true);
+        if (!loaded) return undefined;
+        const { record, snapshot } = loaded;
+        if (isTerminal(record.status)) return { cancelled: false, status: record.status, message: `run "${runId}" is ${record.status} already: nothing to cancel` };
+        let write: RunWrite;
+        let next: AnyMachineSnapshot | undefined;
+        const now = this.clock.now();
+        if (!snapshot) {
+          // Scheduled (not started) or parked (the definition cannot advance it): nothing runs, nothing to undo.
+          const cancelled: RunRecord = { ...record, status: 'cancelled', version: record.version + 1, waiting: [], error: cancelledError(runId, record.chain, reason), updatedAt: now };
+          write = { record: cancelled, expectedVersion: record.version, history: [{ at: now, type: 'run.cancelled', ...(reason === null ? {} : { reason }) }], outbox: [] };
+        } else {
+          const decision = decideEvent(this.chainOf(record), record, snapshot, { type: CANCEL_EVENT, reason, compensate }, now, this.decideOptions(this.headers && { kind: 'start' }));
+          if (!decision) {
+            const cancelling = (record.snapshot as PersistedChainSnapshot).context.cancel != null;
+            return {
+              cancelled: false,
+              status: record.status,
+              message: cancelling
+                ? `run "${runId}" is being cancelled already: its completed steps are being compensated`
+                : `run "${runId}" is compensating a failure already; cancel it with { compensate: false } to stop the compensations`,
+            };
+          }
+          write = { record: decision.record, expectedVersion: record.version, history: decision.history, outbox: decision.outbox };
+          next = decision.snapshot;
+        }
+        const result = await this.commit(write, next);
+        if (result.ok) {
+          const status = write.record.status;
+          return { cancelled: true, status, message: status === 'cancelled' ? `run "${runId}" is cancelled` : `run "${runId}" is cancelling: compensating its completed steps` };
+        }
+      }
+      throw new TaskchartError(`run "${runId}": gave up cancelling after ${MAX_CONFLICT_RETRIES} version conflicts`);
+    });
+  }
+
+  /**
+   * Re-drives finished run `runId` (see `Client.retry`): commits the decision that starts it
+   * again. Resolves `undefined` for an unknown run; rejects with `RuntimeStateError` when the run
+   * cannot be re-driven from there.
+   */
+  redrive(runId: string, from: RedriveFrom): Promise<RunRecord | undefined> {
+    return this.withLock(runId, async () => {
+      for (let i = 0; i < MAX_CONFLICT_RETRIES; i++) {
+        const record = await this.store.load(runId);
+        if (!record) return undefined;
+        const decision = decideRedrive(this.chainOf(record), record, from, this.clock.now(), this.decideOptions(this.headers && { kind: 'start' }));
+        if ((await this.commitDecision(decision, record.version)).ok) return decision.record;
+      }
+      throw new TaskchartError(`run "${runId}": gave up re-driving after ${MAX_CONFLICT_RETRIES} version conflicts`);
     });
   }
 

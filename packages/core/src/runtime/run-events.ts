@@ -22,6 +22,8 @@ interface StepFields {
   readonly attempt: number;
 }
 
+/** A run recorded with a delayed start: it starts at `dueAt` (epoch ms). */
+export type RunScheduledEvent = EventBase<'run.scheduled'> & { readonly dueAt: number };
 export type RunStartedEvent = EventBase<'run.started'>;
 export type StepStartedEvent = EventBase<'step.started'> & StepFields;
 export type StepCompletedEvent = EventBase<'step.completed'> & StepFields;
@@ -35,9 +37,15 @@ export type CompensationRetryingEvent = EventBase<'compensation.retrying'> & Ste
 export type RunCompletedEvent = EventBase<'run.completed'> & { readonly output?: unknown };
 export type RunFailedEvent = EventBase<'run.failed'>;
 export type RunCompensatedEvent = EventBase<'run.compensated'>;
+/** A cancel was committed and the completed steps are being compensated; `run.cancelled` follows. */
+export type RunCancellingEvent = EventBase<'run.cancelling'> & { readonly reason?: string };
+export type RunCancelledEvent = EventBase<'run.cancelled'> & { readonly reason?: string };
+/** A finished run was started again (`client.retry`) at `step`; its earlier history stays before this event. */
+export type RunRedrivenEvent = EventBase<'run.redriven'> & { readonly step?: string };
 export type RunParkedEvent = EventBase<'run.parked'> & { readonly step?: string; readonly error: SerializedError };
 
 export type RunEvent =
+  | RunScheduledEvent
   | RunStartedEvent
   | StepStartedEvent
   | StepCompletedEvent
@@ -50,6 +58,9 @@ export type RunEvent =
   | RunCompletedEvent
   | RunFailedEvent
   | RunCompensatedEvent
+  | RunCancellingEvent
+  | RunCancelledEvent
+  | RunRedrivenEvent
   | RunParkedEvent;
 
 /** The event of `type`. */
@@ -63,12 +74,19 @@ export function toRunEvent(stored: StoredEvent, output?: { value: unknown }): Ru
   const base = { runId: stored.runId, chain: stored.chain, at: entry.at, cursor: stored.cursor };
   const step = () => ({ step: entry.step ?? '', task: entry.task ?? entry.step ?? '', attempt: entry.attempt ?? 0 });
   switch (entry.type) {
+    case 'run.scheduled':
+      return { type: entry.type, ...base, dueAt: entry.dueAt ?? entry.at };
     case 'run.started':
     case 'run.failed':
     case 'run.compensated':
       return { type: entry.type, ...base };
     case 'run.completed':
       return { type: entry.type, ...base, ...(output ? { output: output.value } : {}) };
+    case 'run.redriven':
+      return { type: entry.type, ...base, ...(entry.step === undefined ? {} : { step: entry.step }) };
+    case 'run.cancelling':
+    case 'run.cancelled':
+      return { type: entry.type, ...base, ...(entry.reason === undefined ? {} : { reason: entry.reason }) };
     case 'run.parked':
       return { type: entry.type, ...base, ...(entry.step === undefined ? {} : { step: entry.step }), error: entry.error ?? UNKNOWN_ERROR };
     case 'step.started':

@@ -1,6 +1,11 @@
 import { setMaxListeners } from 'node:events';
 import type { AnyChain, ChainInput, ChainOutput } from '../chain.js';
-import { Client, type EventsQuery, type StartRunOptions } from '../client/client.js';
+import { Client, type CancelOptions, type EventsQuery, type RetryRunOptions, type StartRunOptions } from '../client/client.js';
+import type { CancelOutcome } from './run-engine.js';
+import { RunningAttempts } from './running-attempts.js';
+
+/** How often the runs of long attempts are checked for a cancel another process committed. */
+const CANCEL_CHECK_MS = 1000;
 import { RuntimeStateError } from '../errors.js';
 import type { Consumer } from '../ports/broker.js';
 import { ACTIVE_STATUSES, type RunEventType, type RunQuery } from '../ports/store.js';
@@ -24,6 +29,7 @@ export class Runtime {
   private readonly options: CompiledRuntimeOptions;
   private readonly client: Client;
   private readonly consumers: Consumer[] = [];
+  private readonly attempts: RunningAttempts;
   private readonly shutdown = new AbortController();
   /** Aborted as soon as close() begins (before in-flight work drains). */
   private readonly closingSignal = new AbortController();
@@ -40,6 +46,7 @@ export class Runtime {
     // Every in-flight step listens to the shutdown signal: as many as the prefetch allows.
     setMaxListeners(0, this.shutdown.signal);
     this.client = new Client(this.options, { beforeRelease: () => this.shutdown.abort(new RuntimeStateError('runtime closed')) });
+    this.attempts = new RunningAttempts(this.options.store, this.options.clock, CANCEL_CHECK_MS, this.options.logger);
   }
 
   /**
@@ -80,7 +87,9 @@ export class Runtime {
       logger: o.logger,
       plugins: o.plugins,
       executing: new Map(),
+      attempts: this.attempts,
     };
+    this.client.engine.onCommitted = (record) => this.attempts.committed(record);
     for (const queue of o.queues) {
       this.consumers.push(await o.broker.consume(queue, (d) => handleDelivery(queue, d, deps), { prefetch: o.prefetch }));
     }
@@ -121,6 +130,16 @@ export class Runtime {
   run<C extends AnyChain>(chain: C, input: ChainInput<C>, options: StartRunOptions = {}): Promise<RunHandle<ChainOutput<C>>> {
     if (this.state === 'closing' || this.state === 'closed') return Promise.reject(new RuntimeStateError(`runtime.run(): the runtime is ${this.state}`));
     return this.client.run(chain, input, options);
+  }
+
+  /** Re-drives a failed, compensated or cancelled run (see `Client.retry`). */
+  retry(id: string, options: RetryRunOptions = {}): Promise<RunInfo> {
+    return this.client.retry(id, options);
+  }
+
+  /** Cancels a run (see `Client.cancel`). */
+  cancel(id: string, options: CancelOptions = {}): Promise<CancelOutcome> {
+    return this.client.cancel(id, options);
   }
 
   /** A run's status, current step, attempts (of the step, of the failed step, of the whole run), history and outcome; `undefined` for an unknown id. */
@@ -186,6 +205,7 @@ export class Runtime {
     await Promise.allSettled(this.consumers.splice(0).map((c) => c.cancel()));
     if (this.keepAlive) clearInterval(this.keepAlive);
     await this.client.close();
+    this.attempts.stop();
     this.state = 'closed';
   }
 }
