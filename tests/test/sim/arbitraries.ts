@@ -1,7 +1,7 @@
 /** fast-check arbitraries of the fault-injection property: scenarios and their fault plans. */
 import fc from 'fast-check';
 import type { FaultPlan } from './faults.js';
-import { MAX_RETRIES, STEPS, type Refusal, type Scenario } from './simulation.js';
+import { MAX_RETRIES, STEPS, type CancelPlan, type Refusal, type Scenario } from './simulation.js';
 
 export const planArb: fc.Arbitrary<FaultPlan> = fc.record({
   crash: fc.option(
@@ -21,9 +21,16 @@ export const planArb: fc.Arbitrary<FaultPlan> = fc.record({
 /** Permanent broker refusals: the step messages of some runs are refused for good, in every life. */
 export const refusalsArb: fc.Arbitrary<Refusal[]> = fc.array(fc.record({ run: fc.integer({ min: 0, max: 2 }), step: fc.integer({ min: 0, max: STEPS.length - 1 }) }), { maxLength: 2 });
 
+/** Cancels at random moments: of runs that may not exist, twice at once, with and without compensation. */
+export const cancelsArb: fc.Arbitrary<CancelPlan[]> = fc.array(
+  fc.record({ run: fc.integer({ min: 0, max: 2 }), at: fc.integer({ min: 1, max: 12 }), compensate: fc.boolean(), twice: fc.boolean() }),
+  { maxLength: 2 },
+);
+
 export const scenarioArb: fc.Arbitrary<Scenario> = fc.record({
   failures: fc.array(fc.array(fc.integer({ min: 0, max: MAX_RETRIES + 1 }), { minLength: STEPS.length, maxLength: STEPS.length }), { minLength: 1, maxLength: 3 }),
   plans: fc.array(planArb, { minLength: 0, maxLength: 3 }),
   refusals: refusalsArb,
+  cancels: cancelsArb,
   seed: fc.integer({ min: 1, max: 1_000_000 }),
 });

@@ -1,9 +1,62 @@
 import { expect } from 'vitest';
+import type { HistoryEntry } from '@taskchart/core/adapter';
 import { MAX_RETRIES, STEPS, type Outcome, type Scenario } from './simulation.js';
+
+const isTerminalEntry = (h: HistoryEntry) => h.type === 'run.completed' || h.type === 'run.failed' || h.type === 'run.compensated' || h.type === 'run.cancelled';
+const COMPENSABLE: readonly string[] = STEPS.filter((s) => s !== 'ship');
+
+/**
+ * A run its cancel reached (its history has run.cancelling or run.cancelled at `cancelAt`): it
+ * ended cancelled once; no step started after the cancel committed, and no later step ran at
+ * all; every step completed before the cancel had its effect once; compensations ran exactly
+ * for those steps, in reverse order, when the cancel asked for them (or a first part of them,
+ * when a cancel with `compensate: false` stopped them); only a run that had failed was reported.
+ */
+function checkCancelled(scenario: Scenario, run: Outcome['runs'][number], cancelAt: number, outcome: Outcome): void {
+  const before = run.history.slice(0, cancelAt);
+  const after = run.history.slice(cancelAt);
+  expect(run.status, `${run.id} status`).toBe('cancelled');
+  expect(run.history.filter(isTerminalEntry).map((h) => h.type), `${run.id} terminal entries`).toEqual(['run.cancelled']);
+  expect(run.history[0]?.type, `${run.id} first event`).toBe('run.started');
+  expect(run.events.map((e) => e.entry), `${run.id} events`).toEqual(run.history);
+  // Nothing of a step happens after the cancel committed: only compensations, then the end.
+  expect(after.filter((h) => h.type.startsWith('step.')), `${run.id} step events after the cancel`).toEqual([]);
+  const completed = before.filter((h) => h.type === 'step.completed').map((h) => h.step ?? '');
+  expect(completed, `${run.id} completed steps`).toEqual(STEPS.slice(0, completed.length));
+  const startedSteps = before.filter((h) => h.type === 'step.started').map((h) => STEPS.indexOf(h.step as (typeof STEPS)[number]));
+  const furthest = Math.max(-1, ...startedSteps);
+  const ran = outcome.executions.filter((e) => e.runId === run.id).map((e) => STEPS.indexOf(e.step as (typeof STEPS)[number]));
+  expect(ran.every((index) => index <= furthest), `${run.id}: no step after the cancel ran (${JSON.stringify(ran)} vs ${furthest})`).toBe(true);
+  // Effects: every completed step once; the step running at the cancel may have had its effect
+  // (its outcome lost the race to the cancel, so it is neither completed nor compensated).
+  for (const [index, step] of STEPS.entries()) {
+    const has = outcome.effects.has(`${run.id}:${step}`);
+    if (completed.includes(step)) expect(has, `${run.id}:${step} effect`).toBe(true);
+    else if (index !== furthest) expect(has, `${run.id}:${step} effect`).toBe(false);
+  }
+  const undone = outcome.compensations.filter((c) => c.startsWith(`undo:${run.id}:`)).map((c) => c.slice(`undo:${run.id}:`.length));
+  const all = completed.filter((s) => COMPENSABLE.includes(s)).reverse();
+  const failedFirst = before.some((h) => h.type === 'compensation.started');
+  // A later cancel with compensate: false may stop the compensations a first cancel began.
+  const mayStop = (scenario.cancels ?? []).some((c) => `run-${c.run}` === run.id && !c.compensate);
+  if (run.history[cancelAt]?.type === 'run.cancelling' && !mayStop) expect(undone, `${run.id} compensations`).toEqual(all);
+  else if (failedFirst || run.history[cancelAt]?.type === 'run.cancelling') expect(all.slice(0, undone.length), `${run.id} compensations (stopped)`).toEqual(undone);
+  else expect(undone, `${run.id} compensations`).toEqual([]);
+  const reports = outcome.reports.filter((r) => r.runId === run.id);
+  if (failedFirst) expect(reports.length, `${run.id} onFailure calls`).toBeGreaterThanOrEqual(1);
+  else expect(reports, `${run.id} onFailure calls`).toEqual([]);
+}
 
 /** The invariants every run must satisfy, whatever faults hit it. */
 export function checkInvariants(scenario: Scenario, outcome: Outcome): void {
   for (const [i, run] of outcome.runs.entries()) {
+    // Runs a cancel reached: what must hold depends on where the cancel found them.
+    const cancelAt = run.history.findIndex((h) => h.type === 'run.cancelling' || h.type === 'run.cancelled');
+    if ((outcome.cancelAnswers.get(run.id) ?? []).some((a) => a.cancelled)) expect(cancelAt, `${run.id} cancel in history`).not.toBe(-1);
+    if (cancelAt !== -1) {
+      checkCancelled(scenario, run, cancelAt, outcome);
+      continue;
+    }
     const failures = scenario.failures[i] ?? [];
     // The first step that fails for good decides the run's fate: one that fails more often than
     // it may retry, or one whose message the broker refuses for good (it never runs at all).
@@ -27,7 +80,7 @@ export function checkInvariants(scenario: Scenario, outcome: Outcome): void {
     expect(run.history[0]?.type, `${run.id} first event`).toBe('run.started');
 
     // Terminal exactly once.
-    const terminals = run.history.filter((h) => h.type === 'run.completed' || h.type === 'run.failed' || h.type === 'run.compensated');
+    const terminals = run.history.filter(isTerminalEntry);
     expect(terminals, `${run.id} terminal entries`).toHaveLength(1);
 
     // Each step completed (and applied its side effect) exactly once, or not at all.

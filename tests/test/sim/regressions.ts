@@ -71,4 +71,36 @@ export const REGRESSIONS: ReadonlyArray<{ name: string; scenario: Scenario }> = 
     name: 'crash while a compensation is in flight, after a step exhausted its retries',
     scenario: { failures: [[0, 0, 3]], plans: [{ crash: { point: 'beforePublish', at: 6 }, failCommits: [], failPublishes: [], duplicates: [], extraDelays: [] }], seed: 3 },
   },
+  {
+    // Hand-picked: two cancels at once while a step waits out its backoff (a retry timer pending).
+    name: 'two cancels at once while a step retries',
+    scenario: { failures: [[0, 2, 0]], plans: [], cancels: [{ run: 0, at: 3, compensate: true, twice: true }], seed: 7 },
+  },
+  {
+    // Hand-picked: a cancel without compensation while a failure is being compensated.
+    name: 'cancel with compensate: false stops the compensation of a failure',
+    scenario: { failures: [[0, 0, 3]], plans: [], cancels: [{ run: 0, at: 6, compensate: false, twice: false }], seed: 3 },
+  },
+  {
+    // Hand-picked: the process dies right after committing a cancel; the next life finishes it.
+    name: 'crash right after the cancel commits',
+    scenario: {
+      failures: [[0, 1, 0], [0, 0, 0]],
+      plans: [{ crash: { point: 'afterCommit', at: 4 }, failCommits: [], failPublishes: [], duplicates: [], extraDelays: [] }],
+      cancels: [{ run: 0, at: 2, compensate: true, twice: false }],
+      seed: 11,
+    },
+  },
+  {
+    // Found by fast-check (shrunk): a second cancel, without compensation, stops the compensations
+    // the first cancel began (the property had expected every compensation to run).
+    name: 'a cancel with compensate: false stops the compensations of an earlier cancel',
+    scenario: {
+      failures: [[0, 0, 0], [0, 0, 0]],
+      plans: [{ failCommits: [], failPublishes: [], throttle: { from: 1, count: 1 }, duplicates: [], extraDelays: [1] }],
+      refusals: [],
+      cancels: [{ run: 1, at: 2, compensate: true, twice: false }, { run: 1, at: 2, compensate: false, twice: false }],
+      seed: 1,
+    },
+  },
 ];

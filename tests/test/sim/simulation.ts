@@ -22,7 +22,17 @@ export interface Scenario {
   readonly plans: readonly FaultPlan[];
   /** Step messages the broker refuses for good, in every life. @defaultValue none */
   readonly refusals?: readonly Refusal[];
+  /** Cancels sent while the runs go on. @defaultValue none */
+  readonly cancels?: readonly CancelPlan[];
   readonly seed: number;
+}
+
+/** `cancel(run-<run>, { compensate })` at the simulation's step `at` (twice at once with `twice`), again in later steps until a call returns. */
+export interface CancelPlan {
+  readonly run: number;
+  readonly at: number;
+  readonly compensate: boolean;
+  readonly twice: boolean;
 }
 
 /** The broker refuses for good every message of step `STEPS[step]` of run `run-<run>` (not its compensation). */
@@ -58,6 +68,10 @@ export interface Outcome {
   readonly effects: ReadonlyMap<string, number>;
   /** Every execution start, in order: key and whether the step had completed before. */
   readonly lateExecutions: readonly string[];
+  /** Every step execution start (not compensations), in order: run id and step. */
+  readonly executions: ReadonlyArray<{ readonly runId: string; readonly step: string }>;
+  /** The answers of the cancels that returned, by run. */
+  readonly cancelAnswers: ReadonlyMap<string, ReadonlyArray<{ cancelled: boolean; status: RunStatus; compensate: boolean }>>;
   /** Compensation side effects applied, in order (deduplicated by key). */
   readonly compensations: readonly string[];
   readonly reports: readonly FailureReport[];
@@ -82,6 +96,10 @@ export async function simulate(scenario: Scenario, backend: SimBackend = memoryB
   const effects = new Map<string, number>();
   const completedKeys = new Set<string>();
   const lateExecutions: string[] = [];
+  const executions: Array<{ runId: string; step: string }> = [];
+  const cancelAnswers = new Map<string, Array<{ cancelled: boolean; status: RunStatus; compensate: boolean }>>();
+  // (A cancel of a run the scenario does not have is never made.)
+  const pendingCancels = (scenario.cancels ?? []).filter((c) => c.run < scenario.failures.length);
   const compensations: string[] = [];
   const reports: FailureReport[] = [];
   let life: Incarnation | undefined;
@@ -93,6 +111,7 @@ export async function simulate(scenario: Scenario, backend: SimBackend = memoryB
       (input: { run: number; trail: string[] }, ctx) => {
         life?.assertAlive();
         if (completedKeys.has(ctx.idempotencyKey)) lateExecutions.push(ctx.idempotencyKey);
+        executions.push({ runId: ctx.runId, step: name });
         const failuresWanted = scenario.failures[input.run]?.[index] ?? 0;
         const n = Math.max(attemptsSeen.get(ctx.idempotencyKey) ?? 0, ctx.attempt);
         attemptsSeen.set(ctx.idempotencyKey, n);
@@ -187,11 +206,32 @@ export async function simulate(scenario: Scenario, backend: SimBackend = memoryB
         }
       }
       if (life?.dead) continue;
+      // Cancels due now (a call that failed on a fault is made again at the next step).
+      for (const plan of pendingCancels.filter((c) => c.at <= step && started.has(`run-${c.run}`))) {
+        const id = `run-${plan.run}`;
+        const current = runtime;
+        if (!current) break;
+        const calls = Array.from({ length: plan.twice ? 2 : 1 }, () => current.cancel(id, { compensate: plan.compensate }));
+        const answers = await Promise.allSettled(calls);
+        for (const a of answers) {
+          if (a.status === 'fulfilled') {
+            const list = cancelAnswers.get(id) ?? [];
+            list.push({ cancelled: a.value.cancelled, status: a.value.status, compensate: plan.compensate });
+            cancelAnswers.set(id, list);
+          }
+        }
+        if (answers.some((a) => a.status === 'fulfilled')) pendingCancels.splice(pendingCancels.indexOf(plan), 1);
+      }
+      if (life?.dead) continue;
       const statuses = await Promise.all(runIds.map(statusOf));
       // Done when every run is terminal and each failed one was reported: a report claimed by a
       // life that died in its hook is taken over when that claim's lease runs out, later.
-      const reported = runIds.every((id, i) => statuses[i] === 'completed' || reports.some((r) => r.runId === id));
-      if (started.size === runIds.length && statuses.every((s) => s === 'completed' || s === 'failed' || s === 'compensated') && reported) break;
+      // (A cancelled run is reported only when it had failed before the cancel: its history says.)
+      const histories = await Promise.all(runIds.map(async (id) => (await runtime?.getRun(id).catch(() => undefined))?.history ?? []));
+      const failedFirst = (i: number) => histories[i]?.some((e) => e.type === 'compensation.started' && !histories[i]?.slice(0, histories[i]?.indexOf(e)).some((x) => x.type === 'run.cancelling'));
+      const reported = runIds.every((id, i) => statuses[i] === 'completed' || (statuses[i] === 'cancelled' && !failedFirst(i)) || reports.some((r) => r.runId === id));
+      const terminal = (st: RunStatus | undefined) => st === 'completed' || st === 'failed' || st === 'compensated' || st === 'cancelled';
+      if (started.size === runIds.length && pendingCancels.length === 0 && statuses.every(terminal) && reported) break;
       // Track completions so a late execution of a completed step can be recognised.
       for (const id of runIds) {
         const info = await runtime?.getRun(id).catch(() => undefined);
@@ -210,7 +250,7 @@ export async function simulate(scenario: Scenario, backend: SimBackend = memoryB
     }
     const log = await readLog(fresh, {});
     await fresh.close();
-    return { runs, log, effects, lateExecutions, compensations, reports, incarnations };
+    return { runs, log, effects, lateExecutions, executions, cancelAnswers, compensations, reports, incarnations };
   } finally {
     if (!life?.dead) await runtime?.close().catch(() => undefined);
     else await bury().catch(() => undefined);
