@@ -1,7 +1,7 @@
 /**
  * RabbitMQ for `bench/run.ts` (`--broker amqp`): the adapter on the server at
  * `TASKCHART_AMQP_URL` (default the local guest account), cleanup of every queue and exchange a
- * phase declared, and the raw amqplib baseline measured in the same run.
+ * phase declared (worker processes' included), and the raw amqplib baseline measured in the same run.
  */
 import { amqpBroker, deleteTopology, type AmqpBroker } from '../../packages/broker-amqp/src/index.js';
 import { amqpRawBaseline } from '../baselines/amqp-raw.js';
@@ -22,7 +22,9 @@ export async function cleanup(prefix: string): Promise<void> {
   if (!broker) return;
   brokers.delete(prefix);
   await broker.close();
-  await deleteTopology(url, broker.declared());
+  // With --workers, the worker processes declared the queues they consume (and their dead-letter queues).
+  const declared = broker.declared();
+  await deleteTopology(url, { queues: [...declared.queues, `${prefix}taskchart`, `${prefix}taskchart.dead`], exchanges: declared.exchanges });
 }
 
 export async function shutdown(): Promise<void> {

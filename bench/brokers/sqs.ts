@@ -58,6 +58,13 @@ export async function create(prefix: string): Promise<Broker> {
   return broker;
 }
 
+/** Worker processes (`--workers`) reach the same server: its endpoint, and the local server's dummy credentials. */
+export async function workerEnv(): Promise<Record<string, string>> {
+  const c = await connect();
+  if (process.env.SQS_ENDPOINT) return {};
+  return { SQS_ENDPOINT: c.endpoint ?? '', AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'bench', AWS_SECRET_ACCESS_KEY: 'bench' };
+}
+
 export async function cleanup(prefix: string): Promise<void> {
   const broker = brokers.get(prefix);
   brokers.delete(prefix);

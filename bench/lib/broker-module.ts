@@ -11,13 +11,19 @@ export interface BaselineResult {
 /**
  * What `bench/brokers/<name>.ts` exports. `create` is called once per measured phase with a
  * fresh queue prefix; `cleanup` removes that prefix's queues; `shutdown` releases whatever the
- * module keeps open; `baseline` measures the same workload on the raw client library.
+ * module keeps open; `baseline` measures the same workload on the raw client library;
+ * `workerEnv` lets worker processes (`--workers`) reach the same server.
  */
 export interface BrokerModule {
   create(prefix: string): Promise<Broker>;
   cleanup?(prefix: string): Promise<void>;
   shutdown?(): Promise<void>;
   baseline?(workload: { chains: number; steps: number }): Promise<BaselineResult>;
+  /**
+   * What a worker process of `--workers` needs in its environment so that its own `create(prefix)`
+   * reaches the same server as this process's (e.g. the endpoint of a server started here).
+   */
+  workerEnv?(): Promise<Record<string, string>>;
 }
 
 function isBrokerModule(value: unknown): value is BrokerModule {

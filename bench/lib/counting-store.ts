@@ -14,12 +14,14 @@ export interface StoreStats {
   readonly loads: number;
   readonly deleteOutboxCalls: number;
   readonly deletedOutboxRows: number;
+  /** Writes refused by compare-and-swap (another process or attempt committed the run first). */
+  readonly conflicts: number;
   /** Mean bytes of snapshot + waiting JSON per write (sampled). */
   readonly meanRowJsonBytes: number;
 }
 
 export class CountingStore implements Store {
-  private s = { commitCalls: 0, writes: 0, maxBatch: 0, historyRows: 0, outboxRows: 0, loads: 0, deleteOutboxCalls: 0, deletedOutboxRows: 0 };
+  private s = { commitCalls: 0, writes: 0, maxBatch: 0, historyRows: 0, outboxRows: 0, loads: 0, deleteOutboxCalls: 0, deletedOutboxRows: 0, conflicts: 0 };
   private sampledBytes = 0;
   private samples = 0;
 
@@ -43,7 +45,10 @@ export class CountingStore implements Store {
       this.sampledBytes += JSON.stringify(first.record.snapshot).length + JSON.stringify(first.record.waiting).length;
       this.samples++;
     }
-    return this.inner.commit(writes, claimant);
+    return this.inner.commit(writes, claimant).then((results) => {
+      for (const r of results) if (!r.ok && r.reason === 'conflict') s.conflicts++;
+      return results;
+    });
   }
 
   load(id: string): Promise<RunRecord | undefined> {

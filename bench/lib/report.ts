@@ -8,6 +8,8 @@ const mb = (bytes: number) => `${fmt(bytes / 2 ** 20)} MB`;
 
 export interface ReportInput {
   readonly broker: string;
+  /** `sqlite` or `postgres`. */
+  readonly store: string;
   readonly prefetch: number;
   readonly warmup: number;
   readonly machine: MachineInfo;
@@ -24,7 +26,7 @@ export function printReport(r: ReportInput): void {
   const x = r.result;
   const rows: Array<readonly [string, string]> = [
     ['workload', `${x.chains} chains x ${x.steps} no-op steps (warm-up ${r.warmup} chains, not counted)`],
-    ['broker / store', `${r.broker} / SQLite file (WAL, synchronous=NORMAL), prefetch ${r.prefetch}`],
+    ['broker / store', `${r.broker} / ${r.store === 'postgres' ? 'Postgres (a fresh schema, pg pool of 10)' : 'SQLite file (WAL, synchronous=NORMAL)'}, prefetch ${r.prefetch}`],
     ['start', `${fmt(x.startMs)} ms to durably start all runs (${fmt(x.startsPerSec)} runs/s)`],
     ['wall time', `${fmt(x.wallMs)} ms (first start -> last result)`],
     ['chains/s', fmt(x.chainsPerSec)],
@@ -52,6 +54,7 @@ export function printReport(r: ReportInput): void {
   const json = {
     bench: 'taskchart',
     broker: r.broker,
+    storeKind: r.store,
     chains: x.chains,
     steps: x.steps,
     prefetch: r.prefetch,

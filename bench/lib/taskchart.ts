@@ -8,3 +8,4 @@ export * from '../../packages/core/src/index.js';
 export * from '../../packages/core/src/adapter.js';
 export { memoryBroker } from '../../packages/broker-memory/src/index.js';
 export { sqliteStore } from '../../packages/store-sqlite/src/index.js';
+export { postgresStore } from '../../packages/store-postgres/src/index.js';

@@ -1,9 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { chain, createRuntime, sqliteStore, task, type Broker, type Chain, type Logger, type Task } from './taskchart.js';
+import { chain, createRuntime, task, type Broker, type Chain, type Logger, type Task } from './taskchart.js';
 import { CountingStore, type StoreStats } from './counting-store.js';
+import { benchStore, type StoreKind } from './stores.js';
 import { RssSampler } from './rss.js';
 import { mainThreadCpuMs } from './thread-cpu.js';
 import { summarise, type LatencySummary } from './stats.js';
@@ -18,6 +16,8 @@ export interface WorkloadOptions {
   readonly steps: number;
   readonly prefetch: number;
   readonly broker: Broker;
+  /** @defaultValue 'sqlite' */
+  readonly store?: StoreKind;
 }
 
 export interface WorkloadResult extends LatencySummary {
@@ -57,10 +57,10 @@ export function noopChain(steps: number): Chain<Payload, Payload> {
 
 /**
  * Starts `chains` runs of a fresh `steps`-step no-op chain on a fresh SQLite file (WAL,
- * synchronous NORMAL: the store's defaults), waits for every result, and measures.
+ * synchronous NORMAL: the store's defaults) or Postgres schema, waits for every result, and measures.
  */
 export async function runWorkload(options: WorkloadOptions): Promise<WorkloadResult> {
-  const dir = mkdtempSync(join(tmpdir(), 'taskchart-bench-'));
+  const target = benchStore(options.store ?? 'sqlite');
   let warnings = 0;
   const logger: Logger = {
     warn: () => void warnings++,
@@ -70,7 +70,7 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
     },
   };
   const bench = noopChain(options.steps);
-  const store = new CountingStore(sqliteStore(join(dir, 'bench.db')));
+  const store = new CountingStore(target.open());
   const runtime = createRuntime({ broker: options.broker, store, chains: [bench], prefetch: options.prefetch, logger });
   try {
     await runtime.start();
@@ -124,6 +124,6 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
     };
   } finally {
     await runtime.close();
-    rmSync(dir, { recursive: true, force: true });
+    await target.dispose();
   }
 }

@@ -25,6 +25,8 @@ export interface RetentionOptions {
   failed?: Duration;
   /** Keep `compensated` runs this long after they finished. @defaultValue forever */
   compensated?: Duration;
+  /** Keep `cancelled` runs this long after they finished. @defaultValue forever */
+  cancelled?: Duration;
   /** How often a process sweeps (1 s to 1 day). @defaultValue '1m' */
   every?: Duration;
   /** Runs deleted per batch (one short transaction), 1 to 10,000. @defaultValue 500 */
@@ -38,8 +40,8 @@ export interface CompiledRetention {
   readonly batchSize: number;
 }
 
-const KEYS = ['completed', 'failed', 'compensated', 'every', 'batchSize'] as const;
-const KEPT_STATUSES = ['completed', 'failed', 'compensated'] as const;
+const KEYS = ['completed', 'failed', 'compensated', 'cancelled', 'every', 'batchSize'] as const;
+const KEPT_STATUSES = ['completed', 'failed', 'compensated', 'cancelled'] as const;
 const DAY_MS = 86_400_000;
 /** The longest keep time: ten years. */
 const MAX_KEEP_MS = 3_650 * DAY_MS;
@@ -50,7 +52,7 @@ export const MAX_BATCHES_PER_SWEEP = 200;
 export function compileRetention(options: RetentionOptions | undefined): CompiledRetention | undefined {
   if (options === undefined) return undefined;
   const owner = 'postgresStore: retention';
-  if (typeof options !== 'object' || options === null) throw new InvalidOptionError(owner, 'must be an object { completed?, failed?, compensated?, every?, batchSize? }');
+  if (typeof options !== 'object' || options === null) throw new InvalidOptionError(owner, 'must be an object { completed?, failed?, compensated?, cancelled?, every?, batchSize? }');
   assertKnownKeys(options, KEYS, owner);
   const keepMs = new Map<RunStatus, number>();
   for (const status of KEPT_STATUSES) {
