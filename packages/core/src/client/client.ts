@@ -16,6 +16,7 @@ import { OutboxRelay } from '../runtime/outbox-relay.js';
 import { EventBus, headerHook } from '../runtime/plugins.js';
 import { applyRefusal } from '../runtime/refusal.js';
 import { RunEngine, type CancelOutcome } from '../runtime/run-engine.js';
+import { StoreFollower } from './store-follower.js';
 import { toRunEvent, type RunEvent } from '../runtime/run-events.js';
 import type { ResultOptions, RunHandle, RunInfo, RunInfoPage } from '../runtime/run-info.js';
 import { compileClientOptions, type ClientOptions, type CompiledClientOptions } from '../runtime/runtime-options.js';
@@ -68,12 +69,6 @@ interface FeedOptions {
   /** Whether this process's own commits wake the feed at once. */
   readonly wake: boolean;
   readonly signal?: AbortSignal;
-  /** A fixed pause between reads (instead of 50 ms backing off to `resultPoll`). */
-  readonly pollMs?: number;
-  /** Checked before each read after the first: true skips it. */
-  readonly skip?: () => boolean;
-  /** Pause before the first read, too. */
-  readonly delayFirst?: boolean;
 }
 
 type Waiter = { resolve: (record: RunRecord) => void; reject: (error: Error) => void };
@@ -110,6 +105,8 @@ export class Client {
   readonly bus: EventBus;
   private readonly waiters = new Map<string, Set<Waiter>>();
   private readonly wakers = new Set<() => void>();
+  /** How a process that consumes the queues follows awaited runs in the store (undefined for one that consumes nothing). */
+  private readonly follower: StoreFollower | undefined;
   private stopWaking: (() => void) | undefined;
   /**
    * Every pending poll pause, ended at once by close(). A set rather than one 'abort' listener
@@ -145,6 +142,17 @@ export class Client {
       onRefused: (entry, refusal) => applyRefusal(this.engine, entry, refusal),
     });
     this.engine = new RunEngine(o.store, o.chains, o.clock, this.relay, (record) => this.settle(record), !o.broker.capabilities.durable, this.bus, headerHook(o.plugins, o.logger));
+    this.follower = o.consumes
+      ? new StoreFollower({
+          store: o.store,
+          periodMs: o.resultPollMs,
+          recentlyAdvanced: (runId, periodMs) => this.engine.recentlyAdvanced(runId, o.clock.now() - periodMs),
+          isSettled: (record) => isSettled(record.status),
+          settle: (record) => this.settle(record),
+          fail: (runId, error) => this.failWaitersOf(runId, error),
+          logger: o.logger,
+        })
+      : undefined;
   }
 
   /**
@@ -303,7 +311,7 @@ export class Client {
     }
   }
 
-  private async *feed(query: EventsQuery, { wake, signal, pollMs, skip, delayFirst }: FeedOptions): AsyncGenerator<RunEvent, void, undefined> {
+  private async *feed(query: EventsQuery, { wake, signal }: FeedOptions): AsyncGenerator<RunEvent, void, undefined> {
     let after = query.after;
     // With a store that can watch, a feed reads when a hint wakes it, again 50 ms later doubling
     // to 1 s (the hinted events may not be readable yet), and otherwise only every `resultPoll`.
@@ -313,17 +321,12 @@ export class Client {
       hint.fastMs = FIRST_POLL_MS;
       hint.end?.();
     });
-    const slowMs = pollMs ?? this.options.resultPollMs;
-    let pauseMs = pollMs ?? (unwatch ? slowMs : FIRST_POLL_MS);
+    const slowMs = this.options.resultPollMs;
+    let pauseMs = unwatch ? slowMs : FIRST_POLL_MS;
     const stopped = () => this.closing.signal.aborted || signal?.aborted === true;
     try {
-      if (delayFirst) await this.pause(pauseMs, wake, signal, hint);
-      for (let reads = 0; !stopped(); reads++) {
+      while (!stopped()) {
         hint.woken = false;
-        if (reads > 0 && skip?.()) {
-          await this.pause(pauseMs, wake, signal, hint);
-          continue;
-        }
         let page: StoredEvent[];
         try {
           page = await this.options.store.events({
@@ -342,7 +345,7 @@ export class Client {
           yield toRunEvent(stored);
         }
         if (page.length >= EVENT_PAGE || hint.woken) continue;
-        if (!unwatch) pauseMs = pollMs ?? (page.length > 0 ? FIRST_POLL_MS : Math.min(pauseMs * 2, this.options.resultPollMs));
+        if (!unwatch) pauseMs = page.length > 0 ? FIRST_POLL_MS : Math.min(pauseMs * 2, this.options.resultPollMs);
         else if (hint.fastMs !== undefined && hint.fastMs <= Math.min(slowMs, HINT_REREAD_MAX_MS)) {
           pauseMs = hint.fastMs;
           hint.fastMs *= 2;
@@ -420,16 +423,20 @@ export class Client {
    * processes' commits) and starts the timeout; `cancel()` drops it unsettled.
    */
   private waitFor(id: string): { settled: Promise<RunRecord>; follow: (record: RunRecord, timeoutMs: number | undefined, call: string) => void; cancel: () => void } {
-    const stop = new AbortController();
+    // Only a feed of the event log (a process that consumes nothing) needs a stop signal.
+    let stop: AbortController | undefined;
     let timer: ReturnType<CompiledClientOptions['clock']['setTimeout']> | undefined;
     let waiter!: Waiter;
     const finish = () => {
       // With a reason: abort() without one builds a DOMException, once per result() call.
-      stop.abort(WAITER_DONE);
+      stop?.abort(WAITER_DONE);
       if (timer !== undefined) this.options.clock.clearTimeout(timer);
       const set = this.waiters.get(id);
       set?.delete(waiter);
-      if (set?.size === 0) this.waiters.delete(id);
+      if (set?.size === 0) {
+        this.waiters.delete(id);
+        this.follower?.unfollow(id);
+      }
     };
     const settled = new Promise<RunRecord>((resolve, reject) => {
       waiter = {
@@ -465,19 +472,13 @@ export class Client {
           );
         }, timeoutMs);
       }
-      // Other processes' commits reach this one through the store's event log. A process that
-      // consumes the queues itself sees most transitions in process: it reads the log once a
-      // period, and not at all for a run it advanced within the last period.
-      const consumes = this.options.consumes;
-      const period = this.options.resultPollMs;
-      const feed = this.feed(
-        { runId: id },
-        {
-          wake: false,
-          signal: stop.signal,
-          ...(consumes ? { pollMs: period, delayFirst: true, skip: () => this.engine.recentlyAdvanced(id, this.options.clock.now() - period) } : {}),
-        },
-      );
+      // Other processes' commits reach this one through the store. A process that consumes the
+      // queues itself sees most transitions in process: one follower loads, once a period, the
+      // awaited runs it did not advance within the period. A process that consumes nothing
+      // follows the run's events.
+      if (this.follower) return this.follower.follow(id);
+      stop = new AbortController();
+      const feed = this.feed({ runId: id }, { wake: false, signal: stop.signal });
       void (async () => {
         for await (const event of feed) {
           if (event.type !== 'run.completed' && event.type !== 'run.failed' && event.type !== 'run.compensated' && event.type !== 'run.parked') continue;
@@ -487,6 +488,11 @@ export class Client {
       })().catch((error: unknown) => waiter.reject(asError(error)));
     };
     return { settled, follow, cancel: finish };
+  }
+
+  /** @internal Fails the `result()` calls of run `id` with `error`. */
+  failWaitersOf(id: string, error: Error): void {
+    for (const w of [...(this.waiters.get(id) ?? [])]) w.reject(error);
   }
 
   /** @internal A run this process committed to a terminal status or parked: its `result()` calls settle. */
@@ -518,6 +524,7 @@ export class Client {
     this.closing.abort(new RuntimeStateError(`${this.label} closed`));
     for (const end of [...this.pauses]) end();
     this.unwatch?.();
+    this.follower?.close();
     for (const [id, set] of [...this.waiters]) {
       for (const w of [...set]) w.reject(new RuntimeStateError(`${this.label} closed before run "${id}" finished; it resumes when a runtime starts on the same store`));
     }
