@@ -14,28 +14,21 @@ import { DELAY_LEVELS_MS, amqpBroker, delayExchangeName, delayQueueName, deleteT
 import { createRuntime, type Runtime } from '@taskchart/core';
 import { silentLogger } from '@taskchart/core/testing';
 import { sqliteStore } from '@taskchart/store-sqlite';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import { spawnFixture, until } from '../../../tests/test/processes.js';
 import { otelPlugin } from '../src/index.js';
 import { handoff } from './fixtures/handoff-chain.js';
-import { ancestry, memoryTracing, registerGlobals, view, type SpanView } from './tracing.js';
+import { globalMemoryTracing } from './global-tracing.js';
+import { ancestry, view, type SpanView } from './tracing.js';
 
 const WORKER = fileURLToPath(new URL('./fixtures/otel-worker.ts', import.meta.url));
 const AMQP_URL = process.env['TASKCHART_AMQP_URL'] ?? 'amqp://guest:guest@127.0.0.1:5672';
-const tracing = memoryTracing();
+const tracing = globalMemoryTracing();
 const children: ChildProcess[] = [];
-let unregister: () => void;
 let runtime: Runtime | undefined;
 let prefix = '';
 let dir = '';
 
-beforeAll(() => {
-  unregister = registerGlobals(tracing.provider);
-});
-afterAll(async () => {
-  unregister();
-  await tracing.provider.shutdown();
-});
 afterEach(async () => {
   await runtime?.close().catch(() => undefined);
   runtime = undefined;

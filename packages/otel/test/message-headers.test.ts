@@ -9,19 +9,12 @@ import { chain, createRuntime, task, type Broker, type Logger, type Plugin, type
 import { ManualClock, settle } from '@taskchart/core/testing';
 import { memoryBroker } from '@taskchart/broker-memory';
 import { sqliteStore, type SqliteStore } from '@taskchart/store-sqlite';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import { otelPlugin } from '../src/index.js';
-import { ancestry, memoryTracing, registerGlobals, view } from './tracing.js';
+import { globalMemoryTracing } from './global-tracing.js';
+import { ancestry, view } from './tracing.js';
 
-const tracing = memoryTracing();
-let unregister: () => void;
-beforeAll(() => {
-  unregister = registerGlobals(tracing.provider);
-});
-afterAll(async () => {
-  unregister();
-  await tracing.provider.shutdown();
-});
+const tracing = globalMemoryTracing();
 
 const dirs: string[] = [];
 const runtimes: Runtime[] = [];

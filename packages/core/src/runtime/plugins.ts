@@ -11,17 +11,23 @@ import type { FailureReport } from './failure-report.js';
 import type { RunEvent, RunEventOf } from './run-events.js';
 import type { Logger } from './runtime-options.js';
 
-/** What `wrapAttempt` is told about the attempt it wraps. */
-export interface AttemptContext {
+/** The invocation an attempt runs, or a message is for: which run, step, task, queue and attempt. */
+export interface InvocationInfo {
   readonly runId: string;
   readonly chain: string;
+  /** The step (for a timer: the step it retries). */
   readonly step: string;
   readonly task: string;
-  /** The queue the attempt's message was consumed from. */
+  /** The queue the message goes to (for an attempt: the queue it was consumed from). */
   readonly queue: string;
+  /** The attempt (for a timer: the attempt it starts when it fires). */
   readonly attempt: number;
-  /** True for an attempt of a compensation. */
+  /** True for a compensation. */
   readonly compensation: boolean;
+}
+
+/** What `wrapAttempt` is told about the attempt it wraps. */
+export interface AttemptContext extends InvocationInfo {
   /** The headers of the message the attempt was consumed from (a trace context that `messageHeaders` put there, say). */
   readonly headers: MessageHeaders;
   /** The broker's id of that message. */
@@ -38,19 +44,9 @@ export type MessageCause =
   | { readonly kind: 'timer'; readonly headers: MessageHeaders };
 
 /** A message a commit is about to write to its outbox, as `messageHeaders` is told about it. */
-export interface OutgoingMessage {
-  /** `task`: run an attempt of a step (or compensation); `timer`: a retry timer, due after `delayMs`. */
+export interface OutgoingMessage extends InvocationInfo {
+  /** `task`: run an attempt of a step (or compensation); `timer`: a retry timer (or a scheduled start), due after `delayMs`. */
   readonly kind: 'task' | 'timer';
-  readonly runId: string;
-  readonly chain: string;
-  /** The step to run, or the step a timer retries. */
-  readonly step: string;
-  readonly task: string;
-  readonly queue: string;
-  /** The attempt the message runs (for a timer: the attempt it starts when it fires). */
-  readonly attempt: number;
-  /** True for a compensation's message. */
-  readonly compensation: boolean;
   /** How long the broker holds the message, in ms (0 for a task message). */
   readonly delayMs: number;
   readonly cause: MessageCause;
