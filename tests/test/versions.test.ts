@@ -146,6 +146,8 @@ describe('deploying a new version with runs in flight', () => {
     await driveUntil(clock, async () => (await statusIs(second.runtime, 'r1', 'completed')()) && (await statusIs(second.runtime, 'new', 'completed')()));
     expect(await second.runtime.result('r1')).toEqual(['a', 'b', 'c']);
     expect(await fresh.result()).toEqual(['a', 'b2', 'c']);
+    expect((await second.runtime.getRun('r1'))?.chainVersion).toBe(1);
+    expect((await second.runtime.getRun('new'))?.chainVersion).toBe(2);
     expect(second.reports).toEqual([]);
   });
 
@@ -223,6 +225,46 @@ describe('deploying a new version with runs in flight', () => {
       expect((await third.runtime.getRun('r1'))?.history.filter((h) => h.type === 'run.redriven')).toHaveLength(1);
     });
   }
+
+  it('migrates a version-1 run through 2 to 3, each migrate function taken from the definition that has it', async () => {
+    const db = database();
+    const clock = new ManualClock();
+    await inFlightAtB(db, clock);
+    // v2 (not loaded any more) renamed b to b2; v3 renames b2 to b3. This deploy holds v2's function in v3's definition for 1, and v3's own for 2.
+    const v3 = chain('order', step('a'), step('b3'), step('c'), { version: 3, migrate: { 1: (s) => renameStep(s, 'b', 'b2'), 2: (s) => renameStep(s, 'b2', 'b3') } });
+    const third = await deploy(db, clock, [v3]);
+    await driveUntil(clock, statusIs(third.runtime, 'r1', 'completed'));
+    expect(await third.runtime.result('r1')).toEqual(['a', 'b3', 'c']);
+    const info = await third.runtime.getRun('r1');
+    expect(info?.chainVersion).toBe(3);
+    expect(info?.history.filter((h) => h.type === 'run.migrated')).toMatchObject([{ fromVersion: 1, toVersion: 3, step: 'b3' }]);
+  });
+
+  it('parks the run when a migrate function throws, naming the versions', async () => {
+    const db = database();
+    const clock = new ManualClock();
+    await inFlightAtB(db, clock);
+    const v2 = chain('order', step('a'), step('b2'), step('c'), {
+      version: 2,
+      migrate: {
+        1: () => {
+          throw new Error('no mapping for this state');
+        },
+      },
+    });
+    const second = await deploy(db, clock, [v2]);
+    expect((await second.runtime.checkDeploy([v2]))[0]?.why).toBe('migrating it from version 1 to version 2 fails: migrate[1] threw: no mapping for this state');
+    await driveUntil(clock, statusIs(second.runtime, 'r1', 'parked'));
+    expect((await second.runtime.getRun('r1'))?.error?.message).toContain('is parked: migrating it from version 1 to version 2 failed: migrate[1] threw: no mapping for this state');
+    expect(second.reports).toMatchObject([{ runId: 'r1', parked: true }]);
+  });
+
+  it('rejects a bad unknownVersionGrace by name', () => {
+    const c = chain('g', step('a'));
+    expect(() => createRuntime({ broker: memoryBroker(), store: sqliteStore(':memory:'), chains: [c], logger: silentLogger, unknownVersionGrace: '500ms' })).toThrow(
+      'createRuntime: unknownVersionGrace: must be a duration between 1 s and 7d (604800000 ms), got 500 ms',
+    );
+  });
 
   it('parks a run whose definition changed without a version bump (a reorder the old state still fits), saying so', async () => {
     const db = database();

@@ -18,7 +18,7 @@ import { applyRefusal } from '../runtime/refusal.js';
 import { RunEngine, type CancelOutcome } from '../runtime/run-engine.js';
 import { StoreFollower } from './store-follower.js';
 import { isChain, stranded, strandedWhy, type StrandedRun } from './check-deploy.js';
-import { ChainVersions } from '../runtime/chain-versions.js';
+import { ChainVersions, definitionOf } from '../runtime/chain-versions.js';
 import { toRunEvent, type RunEvent } from '../runtime/run-events.js';
 import type { ResultOptions, RunHandle, RunInfo, RunInfoPage } from '../runtime/run-info.js';
 import { compileClientOptions, type ClientOptions, type CompiledClientOptions } from '../runtime/runtime-options.js';
@@ -589,6 +589,7 @@ export function toInfo(record: RunRecord): Omit<RunInfo, 'history'> {
     step: record.step,
     attempts: record.attempt,
     totalAttempts: record.totalAttempts,
+    ...(record.status === 'scheduled' ? {} : { chainVersion: definitionOf(record).version }),
     input: record.input,
     ...('output' in record ? { output: record.output } : {}),
     ...(record.error ? { error: record.error } : {}),
