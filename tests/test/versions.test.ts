@@ -62,7 +62,7 @@ async function deploy(db: string, clock: ManualClock, chains: AnyChain[], option
     await consumer.cancel();
     return reasons;
   };
-  return { runtime, reports, deadLetters, deliveries: () => deliveries };
+  return { runtime, broker, reports, deadLetters, deliveries: () => deliveries };
 }
 
 /** Fires timers until `done()`, at most `max` of them. */
@@ -257,6 +257,30 @@ describe('deploying a new version with runs in flight', () => {
     await driveUntil(clock, statusIs(second.runtime, 'r1', 'parked'));
     expect((await second.runtime.getRun('r1'))?.error?.message).toContain('is parked: migrating it from version 1 to version 2 failed: migrate[1] threw: no mapping for this state');
     expect(second.reports).toMatchObject([{ runId: 'r1', parked: true }]);
+  });
+
+  it('leaves a finished run of a version no longer held alone: a late message of it is dropped, not migrated, parked or looped', async () => {
+    const db = database();
+    const clock = new ManualClock();
+    const v1 = chain('order', step('a'), step('b'));
+    const first = await deploy(db, clock, [v1]);
+    await first.runtime.run(v1, [], { id: 'done' });
+    await driveUntil(clock, statusIs(first.runtime, 'done', 'completed'));
+    await first.runtime.close();
+    const v2 = chain('order', step('a'), step('b2'), { version: 2, migrate: { 1: (s) => renameStep(s, 'b', 'b2') } });
+    for (const chains of [[v2], [chain('order', step('a'), step('b2'), { version: 2 })]]) {
+      const next = await deploy(db, clock, chains);
+      await next.broker.publish('taskchart', JSON.stringify({ v: 1, kind: 'task', runId: 'done', chain: 'order', step: 'b', task: 'b', attempt: 1, compensation: false, input: ['a'] }));
+      await driveUntil(clock, async () => next.deliveries() === 1);
+      await settle(20);
+      const info = await next.runtime.getRun('done');
+      expect(info?.status).toBe('completed');
+      expect(info?.history.map((h) => h.type)).not.toContain('run.migrated');
+      expect(next.deliveries()).toBe(1);
+      expect(await next.deadLetters()).toEqual([]);
+      expect(next.reports).toEqual([]);
+      await next.runtime.close();
+    }
   });
 
   it('rejects a bad unknownVersionGrace by name', () => {

@@ -3,7 +3,7 @@ import { ChainVersionUnknownError, UnknownChainError } from '../errors.js';
 import type { ChainEvent } from '../machine/chain-context.js';
 import { parseMessage, START_EVENT, verifySignature, type TaskMessage, type TimerMessage } from '../messages.js';
 import type { Delivery } from '../ports/broker.js';
-import type { RunRecord } from '../ports/store.js';
+import { isTerminal, type RunRecord } from '../ports/store.js';
 import { definitionOf, type ChainVersions } from './chain-versions.js';
 import { awaits, stepByKey } from './decide.js';
 import { executeTask } from './execute-task.js';
@@ -240,7 +240,7 @@ async function handleOtherVersion(delivery: Delivery, message: TaskMessage | Tim
   const loaded = await deps.engine.load(message.runId, true);
   if (!loaded) return deadLetter(`unknown run "${message.runId}" (chain "${message.chain}"): not in the store`);
   if (loaded.record.status === 'parked') return deadLetter(parkedReason(loaded.record));
-  if (definitionOf(loaded.record).version === (message.chainVersion ?? 1)) {
+  if (!isTerminal(loaded.record.status) && definitionOf(loaded.record).version === (message.chainVersion ?? 1)) {
     // The run is on the message's version, which this runtime lacks: as for a version it cannot load.
     const step = message.kind === 'task' ? message.step : (loaded.record.step ?? '(none)');
     const error = new ChainVersionUnknownError(message.runId, message.chain, message.chainVersion ?? 1, `version ${message.chainVersion ?? 1} is not loaded here (loaded: ${deps.chains.versionsOf(message.chain)}) (the run waits at step "${step}")`);

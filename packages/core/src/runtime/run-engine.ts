@@ -16,7 +16,7 @@ import { eventsOf } from './run-events.js';
 
 export interface LoadedRun {
   readonly record: RunRecord;
-  /** The restored machine snapshot; `undefined` when the run is parked or scheduled (not started: it has none). */
+  /** The restored machine snapshot; `undefined` when the run is parked, scheduled (not started: it has none) or finished. */
   readonly snapshot: AnyMachineSnapshot | undefined;
   /** The definition that continues the run (its version, or the one it was migrated to); `undefined` with no snapshot. */
   readonly chain?: AnyChain;
@@ -85,7 +85,9 @@ export class RunEngine {
     for (let i = 0; i < MAX_CONFLICT_RETRIES; i++) {
       const record = await this.store.load(runId);
       if (!record) return undefined;
-      if (record.status === 'parked' || record.status === 'scheduled') {
+      // Nothing to restore: not started, parked, or finished (a finished run of a version no longer
+      // held is neither migrated nor parked).
+      if (record.status === 'parked' || record.status === 'scheduled' || isTerminal(record.status)) {
         this.forget(runId);
         return { record, snapshot: undefined };
       }
