@@ -283,6 +283,39 @@ describe('deploying a new version with runs in flight', () => {
     }
   });
 
+  it('migrates a run that is compensating: the compensation it stood at is dispatched again on the new version', async () => {
+    const db = database();
+    const clock = new ManualClock();
+    const undone: string[] = [];
+    let undoFailed = false;
+    const reserve = task('reserve', (x: number) => x, {
+      compensate: (output: number) => {
+        if (!undoFailed) {
+          undoFailed = true;
+          throw new Error('undo is down');
+        }
+        undone.push(`reserve(${output})`);
+      },
+      compensateRetry: { maxRetries: 3, backoff: { initial: '1m', jitter: 'none' } },
+    });
+    const charge = task('charge', (): number => {
+      throw new Error('card declined');
+    }, { retry: { maxRetries: 0 } });
+    const v1 = chain('pay', reserve, charge);
+    const first = await deploy(db, clock, [v1]);
+    await first.runtime.run(v1, 7, { id: 'p1' });
+    await driveUntil(clock, async () => (await first.runtime.getRun('p1'))?.history.some((h) => h.type === 'compensation.retrying') ?? false);
+    await first.runtime.close();
+    const chargeCard = task('chargeCard', (x: number) => x);
+    const v2 = chain('pay', reserve, chargeCard, { version: 2, migrate: { 1: (snapshot) => snapshot } });
+    const second = await deploy(db, clock, [v2]);
+    await driveUntil(clock, statusIs(second.runtime, 'p1', 'compensated'));
+    expect(undone).toEqual(['reserve(7)']);
+    const history = (await second.runtime.getRun('p1'))?.history ?? [];
+    expect(history.filter((h) => h.type === 'run.migrated')).toMatchObject([{ fromVersion: 1, toVersion: 2, step: 'reserve' }]);
+    expect(history.map((h) => h.type).slice(-3)).toEqual(['compensation.started', 'compensation.completed', 'run.compensated']);
+  });
+
   it('rejects a bad unknownVersionGrace by name', () => {
     const c = chain('g', step('a'));
     expect(() => createRuntime({ broker: memoryBroker(), store: sqliteStore(':memory:'), chains: [c], logger: silentLogger, unknownVersionGrace: '500ms' })).toThrow(
