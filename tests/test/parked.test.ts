@@ -1,6 +1,6 @@
 /**
  * A run whose stored state the loaded definition cannot continue (a deploy renamed or removed its
- * step) is parked, never looped: status `parked`, snapshot untouched, its messages dead-lettered
+ * step without bumping the chain's version: see versions.test.ts for versioned deploys) is parked, never looped: status `parked`, snapshot untouched, its messages dead-lettered
  * once each with a reason naming run, chain and state, `onFailure` told, `result()` rejecting.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -126,7 +126,8 @@ describe('a run whose stored state the loaded definition cannot continue', () =>
 
     const info = await second.runtime.getRun('r2');
     const reason =
-      'run "r2" (chain "deploy") is parked: the loaded definition cannot restore its stored state: Child state \'b\' does not exist on \'deploy\' (stored state {"b":"retrying"}; steps of the loaded definition: a, c)';
+      'run "r2" (chain "deploy") is parked: the definition changed without a version bump: the run started on version 1 with steps of fingerprint fdb1eb4eee2362ba, the loaded version 1 has fingerprint c04b38a7762bcd6f; ' +
+      'give the new definition a higher version (and keep the old one loaded, or a migrate function) (stored state {"b":"retrying"}; steps of the loaded definition: a, c)';
     expect(info).toMatchObject({ status: 'parked', step: 'b', error: { name: 'RunParkedError', message: reason, retryable: false } });
     expect(info?.history.at(-1)).toMatchObject({ type: 'run.parked', step: 'b', error: { name: 'RunParkedError' } });
     // Its timer was delivered once and dead-lettered once with the reason: no loop.
@@ -170,7 +171,8 @@ describe('a run whose stored state the loaded definition cannot continue', () =>
     await runOut(clock);
     const reasons = await worker.deadLetters();
     expect(reasons).toEqual([
-      'run "r3" (chain "rename") is parked: the loaded definition cannot restore its stored state: Child state \'a\' does not exist on \'rename\' (stored state {"a":"running"}; steps of the loaded definition: a2, c)',
+      'run "r3" (chain "rename") is parked: the definition changed without a version bump: the run started on version 1 with steps of fingerprint c04b38a7762bcd6f, the loaded version 1 has fingerprint 0dae84a140773bc7; ' +
+        'give the new definition a higher version (and keep the old one loaded, or a migrate function) (stored state {"a":"running"}; steps of the loaded definition: a2, c)',
     ]);
     expect(worker.deliveries()).toBe(1);
     expect(worker.reports).toMatchObject([{ runId: 'r3', step: 'a', task: 'a', parked: true }]);

@@ -81,6 +81,8 @@ export class ProgressPrinter {
         return `${head}${p.cyan('▶ run started')}`;
       case 'run.redriven':
         return `${head}${p.cyan(`↺ re-driven${e.step ? ` from ${e.step}` : ''}`)}`;
+      case 'run.migrated':
+        return `${head}${p.cyan(`↻ migrated from version ${e.fromVersion} to ${e.toVersion}`)}`;
       case 'run.cancelling':
         return `${head}${p.yellow(`■ cancelling${e.reason ? `: ${e.reason}` : ''}`)}`;
       case 'run.cancelled':

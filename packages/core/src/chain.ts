@@ -1,4 +1,5 @@
 import { InvalidOptionError } from './errors.js';
+import { compileChainOptions, fingerprintOf, type ChainMigration, type ChainOptions } from './chain-options.js';
 import { compileChainMachine, type ChainMachine, type StepDef } from './machine/compile-machine.js';
 import { validateName, type AnyTask, type Task, type TaskInput, type TaskOutput } from './task.js';
 
@@ -8,6 +9,16 @@ export interface Chain<I, O> {
   readonly steps: readonly StepDef[];
   /** The compiled XState v5 machine the runtime drives (export it, draw it, run it live). */
   readonly machine: ChainMachine;
+  /** The version of this definition (`chain(..., { version })`). @defaultValue 1 */
+  readonly version: number;
+  /**
+   * The structural fingerprint of the steps (step keys, task names, which steps compensate): a
+   * run started on this version whose stored fingerprint differs was started on another
+   * definition that kept the same version (a forgotten bump).
+   */
+  readonly fingerprint: string;
+  /** `migrate[k]` moves the stored snapshot of a version-`k` run to version `k + 1`. */
+  readonly migrate: Readonly<Record<number, ChainMigration>>;
   /** Type-level only: never set. */
   readonly __types?: { input: I; output: O };
 }
@@ -31,14 +42,22 @@ export type ValidChain<T extends readonly AnyTask[]> = T extends readonly [infer
 
 /**
  * Defines a chain. Types are checked through it: `chain('c', a, b)` does not compile unless `b`
- * accepts what `a` returns. Throws `InvalidOptionError` for an empty chain or a bad name.
+ * accepts what `a` returns. An optional last argument gives its options (`{ version, migrate }`,
+ * see {@link ChainOptions}). Throws `InvalidOptionError` for an empty chain, a bad name or a bad
+ * option.
  */
+export function chain<const T extends readonly [AnyTask, ...AnyTask[]]>(name: string, ...tasks: T & ValidChain<T>): Chain<TaskInput<T[0]>, TaskOutput<Last<T>>>;
 export function chain<const T extends readonly [AnyTask, ...AnyTask[]]>(
   name: string,
-  ...tasks: T & ValidChain<T>
-): Chain<TaskInput<T[0]>, TaskOutput<Last<T>>> {
+  ...args: [...tasks: T, options: ChainOptions] & [...ValidChain<T>, ChainOptions]
+): Chain<TaskInput<T[0]>, TaskOutput<Last<T>>>;
+export function chain(name: string, ...args: readonly unknown[]): AnyChain {
   validateName(name, 'chain name');
-  const list = tasks as readonly AnyTask[];
+  const last = args[args.length - 1];
+  // The options object: a plain object that is not (something meant as) a task.
+  const hasOptions = typeof last === 'object' && last !== null && !Array.isArray(last) && !('run' in last) && !('name' in last);
+  const list = (hasOptions ? args.slice(0, -1) : args) as readonly AnyTask[];
+  const options = compileChainOptions(hasOptions ? last : {}, `chain "${name}"`);
   if (list.length === 0) throw new InvalidOptionError(`chain "${name}": tasks`, 'a chain needs at least one task');
   const seen = new Map<string, number>();
   const firstByName = new Map<string, { task: AnyTask; index: number }>();
@@ -60,5 +79,5 @@ export function chain<const T extends readonly [AnyTask, ...AnyTask[]]>(
     }
     return { key, index, task: t };
   });
-  return Object.freeze({ name, steps, machine: compileChainMachine(name, steps) });
+  return Object.freeze({ name, steps, machine: compileChainMachine(name, steps), version: options.version, fingerprint: fingerprintOf(steps), migrate: options.migrate });
 }

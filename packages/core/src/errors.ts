@@ -129,6 +129,23 @@ export class RunParkedError extends TaskchartError {
   }
 }
 
+/**
+ * The run's chain version is not loaded here and no `migrate` functions lead from it to a loaded
+ * version: the runtime leaves its messages for a runtime that knows the version (nacked with a
+ * growing delay), and parks the run after `unknownVersionGrace`.
+ */
+export class ChainVersionUnknownError extends TaskchartError {
+  override readonly name = 'ChainVersionUnknownError';
+  constructor(
+    readonly runId: string,
+    readonly chain: string,
+    readonly version: number,
+    reason: string,
+  ) {
+    super(`run "${runId}" (chain "${chain}", version ${version}): ${reason}`);
+  }
+}
+
 /** `run.result()` rejects with this when the run was cancelled (`client.cancel`). */
 export class RunCancelledError extends TaskchartError {
   override readonly name = 'RunCancelledError';

@@ -9,6 +9,7 @@ export type { Duration } from './duration.js';
 export { RetryAfterError, parseRetryAfter, type RetryAfterHeaderOptions, type RetryAfterOptions } from './retry-after.js';
 export type { Clock } from './clock.js';
 export {
+  ChainVersionUnknownError,
   InvalidOptionError,
   MessageRefusedError,
   NonRetryableError,
@@ -35,3 +36,5 @@ export type { ResultOptions, RunHandle, RunInfo, RunInfoPage } from './runtime/r
 export type { AttemptContext, AttemptOutcome, MessageCause, OutgoingMessage, Plugin } from './runtime/plugins.js';
 export type { RunEvent, RunEventOf } from './runtime/run-events.js';
 export type { FailureReport } from './runtime/failure-report.js';
+export type { ChainMigration, ChainOptions, ChainSnapshot } from './chain-options.js';
+export type { StrandedRun } from './client/check-deploy.js';

@@ -21,6 +21,8 @@ export interface TaskMessage {
   readonly input: unknown;
   /** For compensations: the output of the step being undone. */
   readonly output?: unknown;
+  /** The version of the chain's definition the run is on; absent for version 1. */
+  readonly chainVersion?: number;
 }
 
 /** The timer event that starts a scheduled run (the others are the machine's `xstate.after.*`). */
@@ -35,6 +37,8 @@ export interface TimerMessage {
   readonly event: string;
   readonly attempt: number;
   readonly dueAt: number;
+  /** The version of the chain's definition the run is on; absent for version 1 (and for scheduled starts). */
+  readonly chainVersion?: number;
 }
 
 export type WireMessage = TaskMessage | TimerMessage;
@@ -57,6 +61,7 @@ export function parseMessage(body: string): ParseResult {
   if (!isString(m['runId'])) return { ok: false, reason: 'malformed message: missing runId' };
   if (!isString(m['chain'])) return { ok: false, reason: 'malformed message: missing chain' };
   if (!isAttempt(m['attempt'])) return { ok: false, reason: 'malformed message: attempt must be a whole number >= 1' };
+  if (m['chainVersion'] !== undefined && !isAttempt(m['chainVersion'])) return { ok: false, reason: 'malformed message: chainVersion must be a whole number >= 1' };
   if (m['kind'] === 'task') {
     if (!isString(m['step']) || !isString(m['task'])) return { ok: false, reason: 'malformed task message: missing step or task' };
     if (typeof m['compensation'] !== 'boolean') return { ok: false, reason: 'malformed task message: compensation must be a boolean' };

@@ -22,6 +22,20 @@ describe('chain types', () => {
     chain('bad2', fetchQuote, notify);
   });
 
+  it('keeps the inference and the mismatch errors with a trailing options object', () => {
+    const referral = chain('referral', fetchQuote, riskCheck, notify, { version: 2, migrate: { 1: (s) => s } });
+    expectTypeOf<ChainInput<typeof referral>>().toEqualTypeOf<{ tenantId: string }>();
+    expectTypeOf<ChainOutput<typeof referral>>().toEqualTypeOf<string>();
+    expect(referral.version).toBe(2);
+    const single = chain('single', fetchQuote, { version: 3 });
+    expect(single.steps).toHaveLength(1);
+    expectTypeOf<ChainOutput<typeof single>>().toEqualTypeOf<{ tenantId: string; quote: number }>();
+    // @ts-expect-error -- notify needs { risk }, fetchQuote gives { tenantId, quote }
+    chain('bad3', fetchQuote, notify, { version: 2 });
+    // @ts-expect-error -- an unknown option key
+    expect(() => chain('bad4', fetchQuote, riskCheck, { versoin: 2 })).toThrow('chain "bad4": versoin: unknown option; did you mean "version"?');
+  });
+
   it('accepts a step that takes a wider input than it is given', () => {
     const anyObject = task('anyObject', (o: { tenantId: string }) => o.tenantId);
     // eslint-disable-next-line @typescript-eslint/no-unused-vars -- a type-level test: `ok` is read through `typeof` only

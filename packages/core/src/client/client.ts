@@ -9,7 +9,7 @@ import type { AnyChain, ChainInput, ChainOutput } from '../chain.js';
 import { formatDuration, MAX_DURATION_MS, parseDuration, type Duration } from '../duration.js';
 import { InvalidOptionError, RunCancelledError, RunFailedError, RunParkedError, RuntimeStateError, UnknownChainError } from '../errors.js';
 import { assertKnownKeys } from '../known-keys.js';
-import { isTerminal, TERMINAL_STATUSES, type RunQuery, type RunRecord, type RunStatus, type StoreChange, type StoredEvent } from '../ports/store.js';
+import { ACTIVE_STATUSES, isTerminal, TERMINAL_STATUSES, type RunQuery, type RunRecord, type RunStatus, type StoreChange, type StoredEvent } from '../ports/store.js';
 import type { PersistedChainSnapshot } from '../runtime/decide.js';
 import { asStored, assertJson } from '../runtime/json-value.js';
 import { OutboxRelay } from '../runtime/outbox-relay.js';
@@ -17,6 +17,8 @@ import { EventBus, headerHook } from '../runtime/plugins.js';
 import { applyRefusal } from '../runtime/refusal.js';
 import { RunEngine, type CancelOutcome } from '../runtime/run-engine.js';
 import { StoreFollower } from './store-follower.js';
+import { isChain, stranded, strandedWhy, type StrandedRun } from './check-deploy.js';
+import { ChainVersions, definitionOf } from '../runtime/chain-versions.js';
 import { toRunEvent, type RunEvent } from '../runtime/run-events.js';
 import type { ResultOptions, RunHandle, RunInfo, RunInfoPage } from '../runtime/run-info.js';
 import { compileClientOptions, type ClientOptions, type CompiledClientOptions } from '../runtime/runtime-options.js';
@@ -180,15 +182,16 @@ export class Client {
   async run<C extends AnyChain>(chain: C, input: ChainInput<C>, options: StartRunOptions = {}): Promise<RunHandle<ChainOutput<C>>> {
     const call = `${this.label}.run()`;
     if (this.state !== 'open') throw new RuntimeStateError(`${call}: the ${this.label} is ${this.state}`);
-    const known = this.options.chains.get(chain?.name);
-    if (!known || known !== chain) throw new UnknownChainError(`${call}: chain "${chain?.name}" was not given to ${this.options.factory}({ chains })`);
+    if (!this.options.chains.holds(chain)) throw new UnknownChainError(`${call}: chain "${chain?.name}" was not given to ${this.options.factory}({ chains })`);
+    // A new run starts on the newest version of its chain held here.
+    const newest = this.options.chains.latest(chain.name) ?? chain;
     if (!options || typeof options !== 'object') throw new InvalidOptionError(`${call}: options`, 'must be an object { id?, delay?, startAt? }');
     assertKnownKeys(options, START_OPTION_KEYS, call);
     const id = options.id ?? randomUUID();
     if (typeof id !== 'string' || id.length === 0 || id.length > 200) throw new InvalidOptionError(`${call}: id`, 'must be a non-empty string of at most 200 characters');
     const startAt = this.startTime(options, call);
     assertJson(input, `${call}: input of chain "${chain.name}"`);
-    const created = await this.engine.create(chain, id, asStored(input), startAt);
+    const created = await this.engine.create(newest, id, asStored(input), startAt);
     if (!created) {
       const existing = await this.options.store.load(id);
       if (existing && existing.chain !== chain.name) {
@@ -238,7 +241,10 @@ export class Client {
   }
 
   /**
-   * Re-drives a finished run (Celery's retry of a failed task, Temporal's reset): a `failed` or
+   * Re-drives a finished or parked run (Celery's retry of a failed task, Temporal's reset). A
+   * `parked` run continues where it stood (the invocation it waited for dispatched again) once a
+   * definition that can continue it is loaded: its own version, or a newer one with `migrate`
+   * functions from it; rejects with `RuntimeStateError` saying why while none is. A `failed` or
    * `compensated` run starts again at the step that failed, with attempts reset and the outputs of
    * the steps before it (`from: 'failed-step'`, the default; refused when compensation has undone
    * those steps, or for a cancelled run), or from its first step with its input (`from: 'start'`,
@@ -256,6 +262,39 @@ export class Client {
     const record = await this.engine.redrive(id, from);
     if (!record) throw new InvalidOptionError(`${call}: id`, `no run "${id}"`);
     return { ...toInfo(record), history: await this.options.store.history(id) };
+  }
+
+  /**
+   * Lists the active runs (scheduled, running, retrying, compensating) that the definitions
+   * `chains` (what a deploy would load: several versions of a chain allowed) could not continue:
+   * their version is missing and no `migrate` functions lead from it to a given version, the
+   * definition of their version changed without a version bump, or their stored state names a
+   * step the definition lacks. Pages through every active run (a read per 1,000 runs). An empty
+   * list means the deploy strands nothing that is in flight now.
+   */
+  async checkDeploy(chains: readonly AnyChain[]): Promise<StrandedRun[]> {
+    const call = `${this.label}.checkDeploy()`;
+    if (!Array.isArray(chains) || chains.length === 0) throw new InvalidOptionError(`${call}: chains`, 'must list at least one chain');
+    const seen = new Map<string, AnyChain>();
+    chains.forEach((c: unknown, i) => {
+      if (!isChain(c)) throw new InvalidOptionError(`${call}: chains[${i}]`, 'must be a chain created with chain()');
+      const key = `${c.name}\u0000${c.version}`;
+      if (seen.has(key) && seen.get(key) !== c) throw new InvalidOptionError(`${call}: chains[${i}]`, `duplicate chain name "${c.name}" with version ${c.version}`);
+      seen.set(key, c);
+    });
+    const versions = new ChainVersions(seen.values());
+    const now = this.options.clock.now();
+    const found: StrandedRun[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.options.store.list({ status: ACTIVE_STATUSES, limit: 1000, ...(cursor === undefined ? {} : { cursor }) });
+      for (const record of page.runs) {
+        const why = strandedWhy(versions, record, now);
+        if (why !== undefined) found.push(stranded(record, why));
+      }
+      cursor = page.next;
+    } while (cursor !== undefined);
+    return found;
   }
 
   /** A run's status, current step, attempts, history and outcome; `undefined` for an unknown id. */
@@ -550,6 +589,7 @@ export function toInfo(record: RunRecord): Omit<RunInfo, 'history'> {
     step: record.step,
     attempts: record.attempt,
     totalAttempts: record.totalAttempts,
+    ...(record.status === 'scheduled' ? {} : { chainVersion: definitionOf(record).version }),
     input: record.input,
     ...('output' in record ? { output: record.output } : {}),
     ...(record.error ? { error: record.error } : {}),

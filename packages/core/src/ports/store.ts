@@ -82,6 +82,7 @@ export type RunEventType =
   | 'run.cancelling'
   | 'run.cancelled'
   | 'run.redriven'
+  | 'run.migrated'
   | 'run.parked';
 /** One entry of a run's history, as the store keeps it. */
 export interface HistoryEntry {
@@ -96,6 +97,9 @@ export interface HistoryEntry {
   readonly error?: SerializedError;
   /** For `run.cancelling` / `run.cancelled`: the reason given to `cancel()`, if any. */
   readonly reason?: string;
+  /** For `run.migrated`: the chain version the run was on, and the version it continues on. */
+  readonly fromVersion?: number;
+  readonly toVersion?: number;
 }
 
 /** A history entry in the store's ordered event log. */

@@ -13,6 +13,7 @@ import type { PublishOptions } from '../ports/broker.js';
 import { isTerminal, type HistoryEntry, type NewOutboxEntry, type RunRecord, type RunStatus, type WaitingFor } from '../ports/store.js';
 import { RunCancelledError, type SerializedError } from '../errors.js';
 import type { FailureReport } from './failure-report.js';
+import type { RunDefinition } from './chain-versions.js';
 import type { HeaderHook, MessageCause, OutgoingMessage } from './plugins.js';
 
 export interface Decision {
@@ -27,6 +28,8 @@ export interface Decision {
 export interface PersistedChainSnapshot {
   readonly value: unknown;
   readonly context: ChainContext;
+  /** The chain version the run is on, and its steps' fingerprint (absent in runs stored before versions). */
+  readonly definition?: RunDefinition;
 }
 
 interface Phase {
@@ -100,6 +103,7 @@ function toOutbox(chain: AnyChain, runId: string, next: AnyMachineSnapshot, acti
         compensation: info.compensation,
         input: params.input.input,
         ...(info.compensation ? { output: params.input.output } : {}),
+        ...(chain.version === 1 ? {} : { chainVersion: chain.version }),
       };
       const options: PublishOptions = { deduplicationId: `${runId}:${params.id}:${params.input.attempt}`, groupId: runId };
       const queue = info.step.task.queue;
@@ -121,6 +125,7 @@ function toOutbox(chain: AnyChain, runId: string, next: AnyMachineSnapshot, acti
         event: params.event.type,
         attempt: context.attempt,
         dueAt: now + params.delay,
+        ...(chain.version === 1 ? {} : { chainVersion: chain.version }),
       };
       const options: PublishOptions = { delayMs: params.delay, deduplicationId: `${runId}:${params.event.type}:${context.attempt}`, groupId: runId };
       const queue = step?.task.queue ?? chain.steps[0]?.task.queue ?? 'taskchart';
@@ -246,7 +251,7 @@ function buildRecord(chain: AnyChain, base: RecordBase, next: AnyMachineSnapshot
     totalAttempts: base.totalAttempts + dispatched.started,
     // A transition that dispatches nothing new keeps waiting on what it waited on.
     waiting: terminal ? [] : dispatched.waiting.length > 0 ? dispatched.waiting : base.waiting,
-    snapshot: { value: next.value, context } satisfies PersistedChainSnapshot,
+    snapshot: { value: next.value, context, definition: { version: chain.version, fingerprint: chain.fingerprint } } satisfies PersistedChainSnapshot,
     input: base.input,
     ...(phase.status === 'completed' ? { output: next.output } : {}),
     ...(failure && phase.status !== 'completed' ? { error: failure.error, failedTask: failure.task } : {}),

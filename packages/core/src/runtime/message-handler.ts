@@ -1,13 +1,14 @@
-import type { AnyChain } from '../chain.js';
 import type { Clock } from '../clock.js';
-import { UnknownChainError } from '../errors.js';
+import { ChainVersionUnknownError, UnknownChainError } from '../errors.js';
 import type { ChainEvent } from '../machine/chain-context.js';
 import { parseMessage, START_EVENT, verifySignature, type TaskMessage, type TimerMessage } from '../messages.js';
 import type { Delivery } from '../ports/broker.js';
-import type { RunRecord } from '../ports/store.js';
+import { isTerminal, type RunRecord } from '../ports/store.js';
+import { definitionOf, type ChainVersions } from './chain-versions.js';
 import { awaits, stepByKey } from './decide.js';
 import { executeTask } from './execute-task.js';
-import { outageDelay, pause } from './outage-backoff.js';
+import { heldFor, outageDelay, pause, unknownVersionDelay } from './outage-backoff.js';
+import { formatDuration } from '../duration.js';
 import type { OutboxRelay } from './outbox-relay.js';
 import { isRefusal } from './refusal.js';
 import type { ApplyResult, RunEngine } from './run-engine.js';
@@ -19,7 +20,7 @@ export interface HandlerDeps {
   readonly engine: RunEngine;
   /** Publishes (signed, delay capped to the broker's) the re-delayed hop of an early timer. */
   readonly relay: OutboxRelay;
-  readonly chains: ReadonlyMap<string, AnyChain>;
+  readonly chains: ChainVersions;
   readonly clock: Clock;
   readonly random: () => number;
   readonly signingKey: string | undefined;
@@ -43,6 +44,8 @@ export interface HandlerDeps {
   readonly executing: Map<string, Promise<void>>;
   /** The attempts running in this process, so a cancel of their run aborts them. */
   readonly attempts: RunningAttempts;
+  /** How long a message of an unknown chain version is given back before its run is parked. */
+  readonly unknownVersionGraceMs: number;
 }
 
 /** Whether `message` is what run `record` is waiting for right now (the decider's `waiting` set answers). */
@@ -79,8 +82,9 @@ export async function handleDelivery(queue: string, delivery: Delivery, deps: Ha
     const parsed = parseMessage(delivery.body);
     if (!parsed.ok) return await deadLetter(parsed.reason);
     const message = parsed.message;
-    const chain = deps.chains.get(message.chain);
-    if (!chain) return await deadLetter(`unknown chain "${message.chain}" (run ${message.runId}): this runtime was not given it in createRuntime({ chains })`);
+    if (!deps.chains.latest(message.chain)) return await deadLetter(`unknown chain "${message.chain}" (run ${message.runId}): this runtime was not given it in createRuntime({ chains })`);
+    const chain = message.kind === 'timer' && message.event === START_EVENT ? deps.chains.latest(message.chain) : deps.chains.get(message.chain, message.chainVersion ?? 1);
+    if (!chain) return await handleOtherVersion(delivery, message, deps, deadLetter);
     if (message.kind === 'task') {
       const step = stepByKey(chain, message.step);
       if (!step || step.task.name !== message.task) {
@@ -97,6 +101,8 @@ export async function handleDelivery(queue: string, delivery: Delivery, deps: Ha
   } catch (error) {
     // The message names a chain this runtime knows, but its run belongs to another one.
     if (error instanceof UnknownChainError) return await deadLetter(error.message).catch(() => undefined);
+    // Its run is on a chain version this runtime lacks: leave it for one that has it, for a while.
+    if (error instanceof ChainVersionUnknownError) return await waitForVersion(error, delivery, deps, deadLetter).catch(() => undefined);
     if (isStoreLost(error)) {
       // Nothing committed now would be kept: stop, loudly, and give the message back at once.
       deps.onStoreLost(error);
@@ -169,7 +175,7 @@ async function handleTask(
     if (!loaded) return await deadLetter(`unknown run "${message.runId}" (chain "${message.chain}"): not in the store`);
     if (loaded.record.chain !== message.chain) return await deadLetter(`run "${message.runId}" belongs to chain "${loaded.record.chain}", not "${message.chain}"`);
     if (loaded.record.status === 'parked') return await deadLetter(parkedReason(loaded.record));
-    if (!isCurrent(loaded.record, message)) {
+    if (!isCurrent(loaded.record, message) || definitionOf(loaded.record).version !== (message.chainVersion ?? 1)) {
       // A duplicate or an old attempt's message: the run has moved on. Nothing to do.
       await delivery.ack();
       return;
@@ -211,7 +217,7 @@ async function handleTimer(
   const result =
     message.event === START_EVENT
       ? await deps.engine.startScheduled(message.runId, cause)
-      : await deps.engine.apply(message.runId, { type: message.event as `xstate.after.${string}`, attempt: message.attempt }, cause);
+      : await deps.engine.apply(message.runId, { type: message.event as `xstate.after.${string}`, attempt: message.attempt }, cause, message.chainVersion ?? 1);
   if (result === 'unknown-run') return deadLetter(`unknown run "${message.runId}" (chain "${message.chain}"): not in the store`);
   if (result === 'parked') return deadLetterParked(message.runId, delivery, deps, deadLetter);
   await delivery.ack();
@@ -222,4 +228,37 @@ async function deadLetterParked(runId: string, delivery: Delivery, deps: Handler
   const loaded = await deps.engine.load(runId, true);
   if (loaded?.record.status === 'parked') await deadLetter(parkedReason(loaded.record));
   else await delivery.ack();
+}
+
+/**
+ * A message for a chain version this runtime does not hold. Loading its run migrates it when
+ * `migrate` functions lead from its version to a loaded one (the message is then stale: the
+ * migration dispatched the run again), or throws `ChainVersionUnknownError` (see
+ * {@link waitForVersion}).
+ */
+async function handleOtherVersion(delivery: Delivery, message: TaskMessage | TimerMessage, deps: HandlerDeps, deadLetter: (reason: string) => Promise<void>): Promise<void> {
+  const loaded = await deps.engine.load(message.runId, true);
+  if (!loaded) return deadLetter(`unknown run "${message.runId}" (chain "${message.chain}"): not in the store`);
+  if (loaded.record.status === 'parked') return deadLetter(parkedReason(loaded.record));
+  if (!isTerminal(loaded.record.status) && definitionOf(loaded.record).version === (message.chainVersion ?? 1)) {
+    // The run is on the message's version, which this runtime lacks: as for a version it cannot load.
+    const step = message.kind === 'task' ? message.step : (loaded.record.step ?? '(none)');
+    const error = new ChainVersionUnknownError(message.runId, message.chain, message.chainVersion ?? 1, `version ${message.chainVersion ?? 1} is not loaded here (loaded: ${deps.chains.versionsOf(message.chain)}) (the run waits at step "${step}")`);
+    return waitForVersion(error, delivery, deps, deadLetter);
+  }
+  await delivery.ack();
+}
+
+/**
+ * Gives the message back with a growing delay (1 s, doubling, at most 1 min: the one backoff
+ * formula) so a runtime that knows the version can take it; once it has been given back for
+ * `unknownVersionGrace`, parks the run (`onFailure` is told) and dead-letters the message.
+ */
+async function waitForVersion(error: ChainVersionUnknownError, delivery: Delivery, deps: HandlerDeps, deadLetter: (reason: string) => Promise<void>): Promise<void> {
+  if (heldFor(delivery.redeliveries) < deps.unknownVersionGraceMs) {
+    await delivery.nack({ delayMs: unknownVersionDelay(delivery.redeliveries) });
+    return;
+  }
+  await deps.engine.park(error.runId, `${error.message}; no runtime that knows version ${error.version} took its message within ${formatDuration(deps.unknownVersionGraceMs)}`);
+  return deadLetterParked(error.runId, delivery, deps, deadLetter);
 }

@@ -27,3 +27,24 @@ export function pause(clock: Clock, ms: number, signal: AbortSignal): Promise<vo
     signal.addEventListener('abort', done, { once: true });
   });
 }
+
+/**
+ * How a message of a chain version this runtime does not know is given back: 1 s, doubling, to
+ * at most 1 min, on the same formula.
+ */
+export const UNKNOWN_VERSION_BACKOFF: BackoffShape = { initialMs: 1000, maxMs: 60_000, factor: 2, jitter: 'none' };
+
+/** The delay of the `redeliveries + 1`-th give-back of a message of an unknown chain version. */
+export function unknownVersionDelay(redeliveries: number): number {
+  return backoffDelay(UNKNOWN_VERSION_BACKOFF, redeliveries);
+}
+
+/** How long a message given back `redeliveries` times (with {@link unknownVersionDelay}) has been held: the sum of those delays. */
+export function heldFor(redeliveries: number): number {
+  let total = 0;
+  for (let i = 0; i < redeliveries; i++) {
+    total += unknownVersionDelay(i);
+    if (i > 64) return Number.POSITIVE_INFINITY; // Past any grace: the delays are at their cap long before.
+  }
+  return total;
+}

@@ -25,7 +25,7 @@ const REDRIVABLE = ['failed', 'compensated', 'cancelled'] as const;
 export function decideRedrive(chain: AnyChain, record: RunRecord, from: RedriveFrom, now: number, options: DecideOptions): Decision {
   const name = `run "${record.id}" (chain "${chain.name}")`;
   if (!(REDRIVABLE as readonly string[]).includes(record.status)) {
-    const why = record.status === 'completed' ? 'it completed' : record.status === 'parked' ? 'it is parked (re-driving parked runs comes with versioned chains)' : `it is ${record.status}: only a failed, compensated or cancelled run can be re-driven`;
+    const why = record.status === 'completed' ? 'it completed' : `it is ${record.status}: only a failed, compensated or cancelled run can be re-driven`;
     throw new RuntimeStateError(`cannot re-drive ${name}: ${why}`);
   }
   const marker = (step: string | undefined) => ({ at: now, type: 'run.redriven' as const, ...(step === undefined ? {} : { step, task: stepByKey(chain, step)?.task.name ?? step }) });

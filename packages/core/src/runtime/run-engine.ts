@@ -1,21 +1,25 @@
 import type { AnyMachineSnapshot } from 'xstate';
 import type { AnyChain } from '../chain.js';
 import type { Clock } from '../clock.js';
-import { RunParkedError, TaskchartError, UnknownChainError, type SerializedError } from '../errors.js';
+import { ChainVersionUnknownError, RunParkedError, RuntimeStateError, TaskchartError, UnknownChainError, type SerializedError } from '../errors.js';
 import { CANCEL_EVENT, type ChainEvent } from '../machine/chain-context.js';
 import { isTerminal, type HistoryEntry, type RunRecord, type RunStatus, type RunWrite, type Store, type WriteResult } from '../ports/store.js';
 import { Batcher } from './batcher.js';
+import { definitionOf, type ChainVersions, type Resolution } from './chain-versions.js';
 import { cancelledError, decideEvent, decideSchedule, decideStart, restoreSnapshot, type Decision, type DecideOptions, type PersistedChainSnapshot } from './decide.js';
 import type { FailureReport } from './failure-report.js';
 import type { OutboxRelay } from './outbox-relay.js';
 import type { EventBus, HeaderHook, MessageCause } from './plugins.js';
 import { decideRedrive, type RedriveFrom } from './redrive.js';
+import { decideResume, migrateSnapshot, ResumeError } from './resume.js';
 import { eventsOf } from './run-events.js';
 
 export interface LoadedRun {
   readonly record: RunRecord;
-  /** The restored machine snapshot; `undefined` when the run is parked or scheduled (not started: it has none). */
+  /** The restored machine snapshot; `undefined` when the run is parked, scheduled (not started: it has none) or finished. */
   readonly snapshot: AnyMachineSnapshot | undefined;
+  /** The definition that continues the run (its version, or the one it was migrated to); `undefined` with no snapshot. */
+  readonly chain?: AnyChain;
 }
 
 export type ApplyResult = 'applied' | 'ignored' | 'unknown-run' | 'parked';
@@ -50,7 +54,7 @@ export class RunEngine {
 
   constructor(
     private readonly store: Store,
-    private readonly chains: ReadonlyMap<string, AnyChain>,
+    private readonly chains: ChainVersions,
     private readonly clock: Clock,
     private readonly relay: OutboxRelay,
     /** Called with a run that reached a terminal status or was parked (its `result()` settles). */
@@ -81,30 +85,72 @@ export class RunEngine {
     for (let i = 0; i < MAX_CONFLICT_RETRIES; i++) {
       const record = await this.store.load(runId);
       if (!record) return undefined;
-      if (record.status === 'parked' || record.status === 'scheduled') {
+      // Nothing to restore: not started, parked, or finished (a finished run of a version no longer
+      // held is neither migrated nor parked).
+      if (record.status === 'parked' || record.status === 'scheduled' || isTerminal(record.status)) {
         this.forget(runId);
         return { record, snapshot: undefined };
       }
-      const chain = this.chainOf(record);
+      const resolution = this.chains.resolve(record);
+      if (resolution.kind === 'migrate') {
+        const migrated = await this.commitMigration(record, resolution);
+        if (migrated) return migrated;
+        continue; // Another writer moved the run on: look again.
+      }
+      const chain = this.definite(record, resolution);
       let snapshot: AnyMachineSnapshot;
       try {
+        if (resolution.kind === 'changed') throw new ResumeError(resolution.why);
         snapshot = restoreSnapshot(chain, record);
       } catch (error) {
-        const parked = await this.commitPark(record, chain, `the loaded definition cannot restore its stored state: ${messageOf(error)}`);
+        const why = error instanceof ResumeError ? error.message : `the loaded definition cannot restore its stored state: ${messageOf(error)}`;
+        const parked = await this.commitPark(record, chain, why);
         if (parked) return { record: parked, snapshot: undefined };
         continue; // Another writer moved the run on: look again.
       }
-      const loaded = { record, snapshot };
+      const loaded = { record, snapshot, chain };
       this.remember(loaded);
       return loaded;
     }
     throw new TaskchartError(`run "${runId}": gave up loading after ${MAX_CONFLICT_RETRIES} version conflicts`);
   }
 
-  private chainOf(record: RunRecord): AnyChain {
-    const chain = this.chains.get(record.chain);
-    if (!chain) throw new UnknownChainError(`run "${record.id}" belongs to chain "${record.chain}", which this runtime does not know`);
-    return chain;
+  /**
+   * The definition of `record`'s own version. Throws `UnknownChainError` for a chain this runtime
+   * was not given, `ChainVersionUnknownError` for a version it lacks (and cannot migrate from).
+   */
+  private definite(record: RunRecord, resolution: Resolution = this.chains.resolve(record)): AnyChain {
+    switch (resolution.kind) {
+      case 'exact':
+      case 'changed':
+      case 'migrate':
+        return resolution.chain;
+      case 'unknown-chain':
+        throw new UnknownChainError(`run "${record.id}" belongs to chain "${record.chain}", which this runtime does not know`);
+      case 'unknown-version':
+        throw new ChainVersionUnknownError(record.id, record.chain, definitionOf(record).version, `${resolution.why} (the run waits at step "${record.step ?? '(none)'}")`);
+    }
+  }
+
+  /**
+   * Migrates `record` to the newest version (its `migrate` functions) and re-dispatches the
+   * invocation it stands at; parks it when a function throws or the result does not fit. Resolves
+   * `undefined` on a version conflict.
+   */
+  private async commitMigration(record: RunRecord, resolution: Extract<Resolution, { kind: 'migrate' }>): Promise<LoadedRun | undefined> {
+    const now = this.clock.now();
+    const { chain, from } = resolution;
+    let decision: Decision;
+    try {
+      const snapshot = migrateSnapshot(record, resolution.steps);
+      decision = decideResume(chain, record, snapshot, { at: now, type: 'run.migrated', fromVersion: from, toVersion: chain.version }, now, this.decideOptions(undefined));
+    } catch (error) {
+      if (!(error instanceof ResumeError)) throw error;
+      const parked = await this.commitPark(record, chain, `migrating it from version ${from} to version ${chain.version} failed: ${error.message}`);
+      return parked && { record: parked, snapshot: undefined };
+    }
+    if (!(await this.commitDecision(decision, record.version)).ok) return undefined;
+    return { record: decision.record, snapshot: decision.snapshot, chain };
   }
 
   private remember(loaded: LoadedRun): void {
@@ -144,7 +190,8 @@ export class RunEngine {
     const result = await this.commits.submit(write);
     const { record } = write;
     if (!result.ok) return result;
-    if (snapshot) this.remember({ record, snapshot });
+    // A decision is written by the definition of the version its record names.
+    if (snapshot) this.remember({ record, snapshot, chain: this.chains.get(record.chain, definitionOf(record).version) });
     else this.forget(record.id);
     this.relay.publish(result.outbox);
     this.onCommitted?.(record);
@@ -219,7 +266,10 @@ export class RunEngine {
         const record = await this.store.load(runId);
         if (!record) return 'unknown-run';
         if (record.status !== 'scheduled') return 'ignored';
-        const decision = decideStart(this.chainOf(record), runId, record.input, this.clock.now(), this.decideOptions(cause), record);
+        const chain = this.chains.latest(record.chain);
+        if (!chain) throw new UnknownChainError(`run "${runId}" belongs to chain "${record.chain}", which this runtime does not know`);
+        // A scheduled run has no state yet: it starts on the newest version.
+        const decision = decideStart(chain, runId, record.input, this.clock.now(), this.decideOptions(cause), record);
         if ((await this.commitDecision(decision, record.version)).ok) return 'applied';
       }
       throw new TaskchartError(`run "${runId}": gave up starting it after ${MAX_CONFLICT_RETRIES} version conflicts`);
@@ -231,15 +281,17 @@ export class RunEngine {
    * Resolves `'parked'` when the run is parked, or was parked now because the loaded definition
    * could not restore or advance it. `cause` is what the plugins' `messageHeaders` are told.
    */
-  apply(runId: string, event: ChainEvent, cause?: MessageCause): Promise<ApplyResult> {
+  apply(runId: string, event: ChainEvent, cause?: MessageCause, chainVersion?: number): Promise<ApplyResult> {
     return this.withLock(runId, async () => {
       let fresh = false;
       for (let i = 0; i < MAX_CONFLICT_RETRIES; i++) {
         const loaded = await this.load(runId, fresh);
         if (!loaded) return 'unknown-run';
         if (isTerminal(loaded.record.status) || loaded.record.status === 'scheduled') return 'ignored';
-        if (!loaded.snapshot) return 'parked';
-        const chain = this.chainOf(loaded.record);
+        if (!loaded.snapshot || !loaded.chain) return 'parked';
+        // A timer of another version than the run is on now (it was migrated): stale.
+        if (chainVersion !== undefined && loaded.chain.version !== chainVersion) return 'ignored';
+        const chain = loaded.chain;
         let decision: Decision | undefined;
         try {
           decision = decideEvent(chain, loaded.record, loaded.snapshot, event, this.clock.now(), this.decideOptions(cause));
@@ -285,7 +337,7 @@ export class RunEngine {
           const cancelled: RunRecord = { ...record, status: 'cancelled', version: record.version + 1, waiting: [], error: cancelledError(runId, record.chain, reason), updatedAt: now };
           write = { record: cancelled, expectedVersion: record.version, history: [{ at: now, type: 'run.cancelled', ...(reason === null ? {} : { reason }) }], outbox: [] };
         } else {
-          const decision = decideEvent(this.chainOf(record), record, snapshot, { type: CANCEL_EVENT, reason, compensate }, now, this.decideOptions(this.headers && { kind: 'start' }));
+          const decision = decideEvent(loaded.chain ?? this.definite(record), record, snapshot, { type: CANCEL_EVENT, reason, compensate }, now, this.decideOptions(this.headers && { kind: 'start' }));
           if (!decision) {
             const cancelling = (record.snapshot as PersistedChainSnapshot).context.cancel != null;
             return {
@@ -319,11 +371,48 @@ export class RunEngine {
       for (let i = 0; i < MAX_CONFLICT_RETRIES; i++) {
         const record = await this.store.load(runId);
         if (!record) return undefined;
-        const decision = decideRedrive(this.chainOf(record), record, from, this.clock.now(), this.decideOptions(this.headers && { kind: 'start' }));
+        if (record.status === 'parked') {
+          const resumed = await this.commitResume(record);
+          if (resumed) return resumed;
+          continue;
+        }
+        const decision = decideRedrive(this.definite(record), record, from, this.clock.now(), this.decideOptions(this.headers && { kind: 'start' }));
         if ((await this.commitDecision(decision, record.version)).ok) return decision.record;
       }
       throw new TaskchartError(`run "${runId}": gave up re-driving after ${MAX_CONFLICT_RETRIES} version conflicts`);
     });
+  }
+
+  /**
+   * Re-drives parked `record` on the definition loaded now for its version (or migrated to the
+   * newest): re-dispatches the invocation it stood at. Rejects with `RuntimeStateError` when the
+   * loaded definitions cannot continue it either; resolves `undefined` on a version conflict.
+   */
+  private async commitResume(record: RunRecord): Promise<RunRecord | undefined> {
+    const now = this.clock.now();
+    const name = `cannot re-drive run "${record.id}" (chain "${record.chain}")`;
+    const resolution = this.chains.resolve(record);
+    if (resolution.kind === 'unknown-chain' || resolution.kind === 'unknown-version' || resolution.kind === 'changed') {
+      throw new RuntimeStateError(`${name}: it is parked, and the loaded definitions cannot continue it: ${resolution.why}`);
+    }
+    const persisted = record.snapshot as PersistedChainSnapshot | null;
+    if (!persisted) throw new RuntimeStateError(`${name}: it is parked with no stored state to continue`);
+    const marker = { at: now, type: 'run.redriven' as const };
+    let decision: Decision;
+    try {
+      if (resolution.kind === 'exact') {
+        decision = decideResume(resolution.chain, record, persisted, marker, now, this.decideOptions(this.headers && { kind: 'start' }));
+      } else {
+        const migrated = decideResume(resolution.chain, record, migrateSnapshot(record, resolution.steps), marker, now, this.decideOptions(this.headers && { kind: 'start' }));
+        const [first, ...rest] = migrated.history;
+        const note: HistoryEntry = { at: now, type: 'run.migrated', fromVersion: resolution.from, toVersion: resolution.chain.version, ...(first?.step === undefined ? {} : { step: first.step, task: first.task }) };
+        decision = { ...migrated, history: first ? [first, note, ...rest] : [note] };
+      }
+    } catch (error) {
+      if (error instanceof ResumeError) throw new RuntimeStateError(`${name}: it is parked, and the loaded definition cannot continue it: ${error.message}`);
+      throw error;
+    }
+    return (await this.commitDecision(decision, record.version)).ok ? decision.record : undefined;
   }
 
   /**
@@ -335,7 +424,7 @@ export class RunEngine {
       for (let i = 0; i < MAX_CONFLICT_RETRIES; i++) {
         const record = await this.store.load(runId);
         if (!record || isTerminal(record.status) || record.status === 'parked') return record;
-        const parked = await this.commitPark(record, this.chains.get(record.chain), why);
+        const parked = await this.commitPark(record, this.chains.get(record.chain, definitionOf(record).version) ?? this.chains.latest(record.chain), why);
         if (parked) return parked;
       }
       throw new TaskchartError(`run "${runId}": gave up parking after ${MAX_CONFLICT_RETRIES} version conflicts`);

@@ -42,6 +42,8 @@ export type RunCancellingEvent = EventBase<'run.cancelling'> & { readonly reason
 export type RunCancelledEvent = EventBase<'run.cancelled'> & { readonly reason?: string };
 /** A finished run was started again (`client.retry`) at `step`; its earlier history stays before this event. */
 export type RunRedrivenEvent = EventBase<'run.redriven'> & { readonly step?: string };
+/** A run of an older chain version was migrated (its `migrate` functions) and continues on `toVersion`. */
+export type RunMigratedEvent = EventBase<'run.migrated'> & { readonly step?: string; readonly fromVersion: number; readonly toVersion: number };
 export type RunParkedEvent = EventBase<'run.parked'> & { readonly step?: string; readonly error: SerializedError };
 
 export type RunEvent =
@@ -61,6 +63,7 @@ export type RunEvent =
   | RunCancellingEvent
   | RunCancelledEvent
   | RunRedrivenEvent
+  | RunMigratedEvent
   | RunParkedEvent;
 
 /** The event of `type`. */
@@ -84,6 +87,8 @@ export function toRunEvent(stored: StoredEvent, output?: { value: unknown }): Ru
       return { type: entry.type, ...base, ...(output ? { output: output.value } : {}) };
     case 'run.redriven':
       return { type: entry.type, ...base, ...(entry.step === undefined ? {} : { step: entry.step }) };
+    case 'run.migrated':
+      return { type: entry.type, ...base, ...(entry.step === undefined ? {} : { step: entry.step }), fromVersion: entry.fromVersion ?? 0, toVersion: entry.toVersion ?? 0 };
     case 'run.cancelling':
     case 'run.cancelled':
       return { type: entry.type, ...base, ...(entry.reason === undefined ? {} : { reason: entry.reason }) };

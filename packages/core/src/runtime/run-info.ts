@@ -13,6 +13,11 @@ export interface RunInfo {
   readonly attempts: number;
   /** Attempts made in the whole run, across every step and compensation. */
   readonly totalAttempts: number;
+  /**
+   * The version of its chain the run is on (see docs/deploying.md); absent for a scheduled run,
+   * which starts on the newest version held when its start time comes.
+   */
+  readonly chainVersion?: number;
   readonly input: unknown;
   readonly output?: unknown;
   readonly error?: SerializedError;

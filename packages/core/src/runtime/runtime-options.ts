@@ -8,6 +8,7 @@ import { systemClock } from '../clock.js';
 import type { FailureReport } from './failure-report.js';
 import { assertKnownKeys } from '../known-keys.js';
 import { compilePlugins, type Plugin } from './plugins.js';
+import { ChainVersions } from './chain-versions.js';
 
 export interface Logger {
   warn(message: string, details?: Record<string, unknown>): void;
@@ -18,7 +19,11 @@ export interface Logger {
 export interface ClientOptions {
   broker: Broker;
   store: Store;
-  /** Every chain this process may start or advance. Messages of other chains are dead-lettered. */
+  /**
+   * Every chain this process may start or advance. Messages of other chains are dead-lettered.
+   * Several versions of one chain may be given (`[orderV1, orderV2]`): new runs start on the
+   * newest, each run continues on its own version (or is migrated; see docs/deploying.md).
+   */
   chains: readonly AnyChain[];
   /** @defaultValue console */
   logger?: Logger;
@@ -74,12 +79,20 @@ export interface RuntimeOptions extends ClientOptions {
    * @defaultValue '30s'
    */
   outboxLease?: Duration;
+  /**
+   * How long a message for a chain version this runtime does not know (and cannot migrate from)
+   * is given back to the broker, with a growing delay (1 s doubling to 1 min), so a runtime that
+   * knows the version can take it; after this its run is parked (reported through `onFailure`)
+   * and the message dead-lettered. A duration, from 1 s to 7 days.
+   * @defaultValue '10m'
+   */
+  unknownVersionGrace?: Duration;
 }
 
 export interface CompiledClientOptions {
   readonly broker: Broker;
   readonly store: Store;
-  readonly chains: ReadonlyMap<string, AnyChain>;
+  readonly chains: ChainVersions;
   readonly clock: Clock;
   readonly signingKey: string | undefined;
   readonly resultPollMs: number;
@@ -99,6 +112,7 @@ export interface CompiledRuntimeOptions extends CompiledClientOptions {
   readonly random: RandomSource;
   readonly queues: readonly string[];
   readonly prefetch: number;
+  readonly unknownVersionGraceMs: number;
 }
 
 /** The longest period of `outboxSweep` and `resultPoll`: a day (a period, not a deadline). */
@@ -110,7 +124,7 @@ const consoleLogger: Logger = {
 };
 
 const CLIENT_KEYS = ['broker', 'store', 'chains', 'logger', 'clock', 'signingKey', 'resultPoll'] as const;
-const RUNTIME_KEYS = [...CLIENT_KEYS, 'plugins', 'onFailure', 'random', 'queues', 'prefetch', 'outboxSweep', 'outboxLease'] as const;
+const RUNTIME_KEYS = [...CLIENT_KEYS, 'plugins', 'onFailure', 'random', 'queues', 'prefetch', 'outboxSweep', 'outboxLease', 'unknownVersionGrace'] as const;
 
 /** Validates what a client and a runtime share; `factory` names the owner in errors. */
 function compileShared(options: ClientOptions, factory: 'createRuntime' | 'createClient', keys: readonly string[]) {
@@ -124,17 +138,19 @@ function compileShared(options: ClientOptions, factory: 'createRuntime' | 'creat
   const chains = new Map<string, AnyChain>();
   options.chains.forEach((c: AnyChain, i) => {
     if (!c || typeof c.name !== 'string' || !c.machine) throw new InvalidOptionError(opt(`chains[${i}]`), 'must be a chain created with chain()');
-    const existing = chains.get(c.name);
-    if (existing && existing !== c) throw new InvalidOptionError(opt(`chains[${i}]`), `duplicate chain name "${c.name}"`);
-    chains.set(c.name, c);
+    const key = `${c.name}\u0000${c.version}`;
+    const existing = chains.get(key);
+    if (existing && existing !== c) throw new InvalidOptionError(opt(`chains[${i}]`), `duplicate chain name "${c.name}" with version ${c.version} (give each definition of a chain its own version)`);
+    chains.set(key, c);
   });
-  // Two different tasks with one name would make messages ambiguous.
-  const tasks = new Map<string, unknown>();
+  // Two different tasks with one name would make messages ambiguous (versions of one chain may
+  // each have their own: a message names its version).
+  const tasks = new Map<string, { task: unknown; chain: string }>();
   for (const c of chains.values()) {
     for (const s of c.steps) {
       const seen = tasks.get(s.task.name);
-      if (seen && seen !== s.task) throw new InvalidOptionError(opt('chains'), `duplicate task name "${s.task.name}" (two different tasks share it; task names must be unique)`);
-      tasks.set(s.task.name, s.task);
+      if (seen && seen.task !== s.task && seen.chain !== c.name) throw new InvalidOptionError(opt('chains'), `duplicate task name "${s.task.name}" (two different tasks share it; task names must be unique)`);
+      tasks.set(s.task.name, { task: s.task, chain: c.name });
     }
   }
   if (options.signingKey !== undefined && (typeof options.signingKey !== 'string' || options.signingKey.length < 16)) {
@@ -143,7 +159,7 @@ function compileShared(options: ClientOptions, factory: 'createRuntime' | 'creat
   return {
     broker,
     store,
-    chains,
+    chains: new ChainVersions(chains.values()),
     clock: options.clock ?? systemClock,
     signingKey: options.signingKey,
     resultPollMs: parseDuration(options.resultPoll ?? '1s', opt('resultPoll'), { allowZero: false, max: PERIOD_MAX_MS }),
@@ -162,11 +178,13 @@ export function compileRuntimeOptions(options: RuntimeOptions): CompiledRuntimeO
   const plugins = compilePlugins(options.plugins, options.onFailure, 'createRuntime');
   const prefetch = options.prefetch ?? 32;
   if (!Number.isInteger(prefetch) || prefetch < 1) throw new InvalidOptionError(opt('prefetch'), `must be a whole number >= 1, got ${String(prefetch)}`);
-  const defaultQueues = [...new Set([...shared.chains.values()].flatMap((c) => c.steps.map((s) => s.task.queue)))];
+  const defaultQueues = [...new Set(shared.chains.all().flatMap((c) => c.steps.map((s) => s.task.queue)))];
   const queues = options.queues ?? defaultQueues;
   if (!Array.isArray(queues) || !queues.every((q) => typeof q === 'string' && q.length > 0)) throw new InvalidOptionError(opt('queues'), 'must be an array of queue names');
   const outboxLeaseMs = parseDuration(options.outboxLease ?? '30s', opt('outboxLease'), { allowZero: false, max: PERIOD_MAX_MS });
   if (outboxLeaseMs < 100) throw new InvalidOptionError(opt('outboxLease'), `must be a duration between 100 ms and 1d (86400000 ms), got ${outboxLeaseMs} ms`);
+  const unknownVersionGraceMs = parseDuration(options.unknownVersionGrace ?? '10m', opt('unknownVersionGrace'), { allowZero: false, max: 7 * PERIOD_MAX_MS });
+  if (unknownVersionGraceMs < 1000) throw new InvalidOptionError(opt('unknownVersionGrace'), `must be a duration between 1 s and 7d (604800000 ms), got ${unknownVersionGraceMs} ms`);
   return {
     ...shared,
     plugins,
@@ -176,6 +194,7 @@ export function compileRuntimeOptions(options: RuntimeOptions): CompiledRuntimeO
     consumes: queues.length > 0,
     outboxSweepMs: parseDuration(options.outboxSweep ?? '5s', opt('outboxSweep'), { allowZero: false, max: PERIOD_MAX_MS }),
     outboxLeaseMs,
+    unknownVersionGraceMs,
     label: 'runtime',
     factory: 'createRuntime',
   };

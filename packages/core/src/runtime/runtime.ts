@@ -1,4 +1,5 @@
 import { setMaxListeners } from 'node:events';
+import type { StrandedRun } from '../client/check-deploy.js';
 import type { AnyChain, ChainInput, ChainOutput } from '../chain.js';
 import { Client, type CancelOptions, type EventsQuery, type RetryRunOptions, type StartRunOptions } from '../client/client.js';
 import type { CancelOutcome } from './run-engine.js';
@@ -88,6 +89,7 @@ export class Runtime {
       plugins: o.plugins,
       executing: new Map(),
       attempts: this.attempts,
+      unknownVersionGraceMs: o.unknownVersionGraceMs,
     };
     this.client.engine.onCommitted = (record) => this.attempts.committed(record);
     for (const queue of o.queues) {
@@ -132,7 +134,12 @@ export class Runtime {
     return this.client.run(chain, input, options);
   }
 
-  /** Re-drives a failed, compensated or cancelled run (see `Client.retry`). */
+  /** Lists the active runs the definitions `chains` could not continue (see `Client.checkDeploy`). */
+  checkDeploy(chains: readonly AnyChain[]): Promise<StrandedRun[]> {
+    return this.client.checkDeploy(chains);
+  }
+
+  /** Re-drives a failed, compensated, cancelled or parked run (see `Client.retry`). */
   retry(id: string, options: RetryRunOptions = {}): Promise<RunInfo> {
     return this.client.retry(id, options);
   }
