@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
+import type pg from 'pg';
 import { InvalidOptionError, TaskchartError, type Clock, type Logger, type RunQuery, type Store } from '@taskchart/core';
 import { fromJsonColumn, runFromRow, toJsonColumn, type Claimant, type EventQuery, type HistoryEntry, type OutboxEntry, type PublishOptions, type RunPage, type RunRecord, type RunRow, type RunWrite, type StoredEvent, type WriteResult } from '@taskchart/core/adapter';
 import { inTransaction } from './postgres-client.js';
@@ -7,6 +7,7 @@ import { asOutage, isConnectionError } from './postgres-errors.js';
 import { migrate } from './postgres-migrate.js';
 import { compileOptions, type PostgresStoreOptions } from './postgres-options.js';
 import { purgeFinished, type CompiledRetention, type PurgeResult } from './postgres-retention.js';
+import { storeStatements, type Statement, type StoreStatements } from './postgres-statements.js';
 import { ChangeWatcher, changePayload, channelOf, type StoreChange } from './postgres-watch.js';
 
 /** `list()` and `events()` page sizes. */
@@ -94,7 +95,7 @@ export class PostgresStore implements Store {
   readonly pool: pg.Pool;
   private readonly ownsPool: boolean;
   private migrated: Promise<void>;
-  private readonly sql;
+  private readonly sql: StoreStatements;
   private readonly watcher: ChangeWatcher;
   private readonly retention: CompiledRetention | undefined;
   private readonly clock: Clock;
@@ -121,29 +122,7 @@ export class PostgresStore implements Store {
     // crash the process. The pool has already discarded it; the next call opens a new one.
     this.onPoolError = (error: Error) => this.logger.warn('postgresStore: an idle connection to the server failed; the pool replaces it', { schema: this.schema, error: error.message });
     this.pool.on('error', this.onPoolError);
-    const s = pg.escapeIdentifier(this.schema);
-    this.sql = {
-      insertRun: `INSERT INTO ${s}.runs (id, chain, status, version, step, attempt, total_attempts, snapshot, input, output, error, failed_task, waiting, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT (id) DO NOTHING`,
-      updateRun: `UPDATE ${s}.runs SET status = $3, version = $4, step = $5, attempt = $6, total_attempts = $7, snapshot = $8,
-           output = $9, error = $10, failed_task = $11, waiting = $12, updated_at = $13
-         WHERE id = $1 AND version = $2`,
-      insertHistory: `INSERT INTO ${s}.history (run_id, chain, at, entries) VALUES ($1, $2, $3, $4) RETURNING tx::text AS tx, seq::text AS seq`,
-      insertOutbox: `INSERT INTO ${s}.outbox (run_id, queue, body, options, claimed_by, claimed_until)
-         SELECT $1, o.queue, o.body, o.options, CASE WHEN o.claim THEN $2 END, CASE WHEN o.claim THEN $3::bigint ELSE 0 END
-         FROM unnest($4::text[], $5::text[], $6::text[], $7::boolean[]) WITH ORDINALITY AS o(queue, body, options, claim, n)
-         ORDER BY o.n RETURNING id::text AS id, queue, body, options, claimed_by`,
-      claimOutbox: (hooks: boolean) => `UPDATE ${s}.outbox o SET claimed_by = $1, claimed_until = $3
-         FROM (SELECT id FROM ${s}.outbox WHERE claimed_until <= $2 ${hooks ? '' : 'AND queue IS NOT NULL'} ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED) c
-         WHERE o.id = c.id RETURNING o.id::text AS id, o.run_id, o.queue, o.body, o.options`,
-      deferOutbox: `UPDATE ${s}.outbox SET claimed_until = $1 WHERE claimed_by = $2 AND id = ANY($3::bigint[])`,
-      deleteOutbox: `DELETE FROM ${s}.outbox WHERE id = ANY($1::bigint[])`,
-      notify: `SELECT pg_notify(${pg.escapeLiteral(channel)}, p) FROM unnest($1::text[]) AS p`,
-      load: `SELECT * FROM ${s}.runs WHERE id = $1`,
-      history: `SELECT entries FROM ${s}.history WHERE run_id = $1 ORDER BY tx, seq`,
-      runs: `${s}.runs`,
-      historyTable: `${s}.history`,
-    };
+    this.sql = storeStatements(this.schema, channel, compiled.preparedStatements);
     this.migrated = migrate(this.pool, this.schema);
     // Reported by `ready()` and every call; not an unhandled rejection meanwhile.
     this.migrated.catch(() => undefined);
@@ -205,10 +184,10 @@ export class PostgresStore implements Store {
     return inTransaction(this.pool, this.schema, work);
   }
 
-  private async query<R extends pg.QueryResultRow>(text: string, values: unknown[]): Promise<R[]> {
+  private async query<R extends pg.QueryResultRow>(statement: string | Statement, values: unknown[]): Promise<R[]> {
     await this.open();
     try {
-      return (await this.pool.query<R>(text, values)).rows;
+      return (await this.pool.query<R>(statement, values)).rows;
     } catch (error) {
       throw asOutage(error, this.schema);
     }
