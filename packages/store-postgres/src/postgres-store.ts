@@ -305,14 +305,15 @@ export class PostgresStore implements Store {
       params.push(value);
       return `$${params.length}`;
     };
-    if (after) where.push(`(tx, seq) >= (${param(after[0])}::xid8, ${param(after[1])}::bigint)`);
-    if (query.runId !== undefined) where.push(`run_id = ${param(query.runId)}`);
-    if (query.chain !== undefined) where.push(`chain = ${param(query.chain)}`);
+    if (after) where.push(`(h.tx, h.seq) >= (${param(after[0])}::xid8, ${param(after[1])}::bigint)`);
+    if (query.runId !== undefined) where.push(`h.run_id = ${param(query.runId)}`);
+    if (query.chain !== undefined) where.push(`h.chain = ${param(query.chain)}`);
     // Every row holds at least one entry; one more row covers the entries skipped in the first.
     // Rows at or past the barrier (`hidden`) sort after every readable one: they end the page.
-    const sql = `SELECT tx::text AS tx, seq::text AS seq, run_id, chain, entries, tx >= b.xmin AS hidden
-      FROM ${this.sql.historyTable}, (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) b
-      ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY tx, seq LIMIT ${param(limit + 1)}`;
+    // ORDER BY names the table's columns (h.tx, h.seq): bare, it would sort by the text aliases.
+    const sql = `SELECT h.tx::text AS tx, h.seq::text AS seq, h.run_id, h.chain, h.entries, h.tx >= b.xmin AS hidden
+      FROM ${this.sql.historyTable} h, (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) b
+      ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY h.tx, h.seq LIMIT ${param(limit + 1)}`;
     const read = async () => {
       const events: StoredEvent[] = [];
       for (const row of await this.query<HistoryRow & { hidden: boolean }>(sql, params)) {

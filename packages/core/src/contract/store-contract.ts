@@ -260,6 +260,24 @@ export function storeContract(options: StoreContractOptions): void {
         expect((await store.events({ after: last })).map((e) => [e.runId, e.entry])).toEqual([['late', started(r)]]);
       });
 
+      it('keeps commit order over many writes of one batch and many batches, read in pages of any size', { timeout }, async () => {
+        // More than 9 and 99 history rows in one transaction and across transactions: an order
+        // that compares row numbers as text (10 before 2) shows here.
+        const store = await open();
+        const expected: string[] = [];
+        for (let batch = 0; batch < 3; batch++) {
+          const runs = Array.from({ length: 45 }, (_, i) => record({ id: `b${batch}-${String(i).padStart(2, '0')}`, updatedAt: 1_000 + batch }));
+          const results = await store.commit(runs.map((r) => write(r, null)), claimant('a', 0));
+          for (const result of results) expected.push(...ok(result).cursors);
+        }
+        expect(expected).toHaveLength(135);
+        const all = await store.events({ limit: 1000 });
+        expect(all.map((e) => e.cursor)).toEqual(expected);
+        expect(all.map((e) => e.runId)).toEqual(Array.from({ length: 135 }, (_, i) => `b${Math.floor(i / 45)}-${String(i % 45).padStart(2, '0')}`));
+        for (const limit of [7, 50]) expect((await readAll(store, {}, limit)).map((e) => e.cursor)).toEqual(expected);
+        expect((await readAll(store, { chain: 'c' }, 11)).map((e) => e.cursor)).toEqual(expected);
+      });
+
       it('resumes after a cursor in the middle of one commit, and filters by run and by chain', { timeout }, async () => {
         const store = await open();
         const a = record({ id: 'a', chain: 'c1' });

@@ -1,11 +1,15 @@
 /**
- * Collects items submitted in the same tick and hands them to `flush` together: many
- * transitions share one store transaction (group commit), many acks one delete.
+ * Group commit: items submitted while a flush is in flight wait for it and then go together in
+ * the next one (as many as `maxBatch`); items submitted while nothing is in flight go at the end
+ * of the tick. So many transitions share one store transaction, the more so the slower the store
+ * (a Postgres round trip gathers everything the workers decided meanwhile), and many acks one
+ * delete. One flush at a time.
  */
 export class Batcher<T, R> {
   private queue: Array<{ item: T; resolve: (r: R) => void; reject: (e: unknown) => void }> = [];
   private scheduled = false;
-  private running: Promise<void> = Promise.resolve();
+  /** The flush in flight, if any. */
+  private flushing: Promise<void> | undefined;
 
   constructor(
     private readonly flush: (items: T[]) => Promise<R[]>,
@@ -15,38 +19,35 @@ export class Batcher<T, R> {
   submit(item: T): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       this.queue.push({ item, resolve, reject });
-      if (this.queue.length >= this.maxBatch) this.kick();
-      else if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => this.kick());
-      }
+      // While a flush is in flight, its end starts the next one.
+      if (this.flushing || this.scheduled) return;
+      this.scheduled = true;
+      setImmediate(() => this.kick());
     });
   }
 
   private kick(): void {
     this.scheduled = false;
-    if (this.queue.length === 0) return;
+    if (this.flushing || this.queue.length === 0) return;
     const batch = this.queue.splice(0, this.maxBatch);
-    this.running = this.running.then(async () => {
+    this.flushing = (async () => {
       try {
         const results = await this.flush(batch.map((b) => b.item));
         batch.forEach((b, i) => b.resolve(results[i] as R));
       } catch (error) {
         batch.forEach((b) => b.reject(error));
       }
+    })().finally(() => {
+      this.flushing = undefined;
+      this.kick();
     });
-    if (this.queue.length > 0 && !this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => this.kick());
-    }
   }
 
   /** Resolves once everything submitted so far has been flushed. */
   async drain(): Promise<void> {
-    while (this.queue.length > 0 || this.scheduled) {
-      this.kick();
-      await this.running;
+    while (this.queue.length > 0 || this.flushing || this.scheduled) {
+      if (!this.flushing) this.kick();
+      await this.flushing;
     }
-    await this.running;
   }
 }
