@@ -176,3 +176,57 @@ describe('createClient', () => {
     expect(await reading).toEqual([]);
   });
 });
+
+describe('client plugins', () => {
+  it("call onEvent for the client's own commits and messageHeaders for its messages; never onFailure or wrapAttempt", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'taskchart-client-plugins-'));
+    const broker = memoryBroker();
+    const store = sqliteStore(join(dir, 'runs.db'));
+    const seen: Array<{ step: string; traceparent: string | undefined }> = [];
+    const fails = task('fails', () => {
+      throw new Error('no');
+    }, { retry: { maxRetries: 0 } });
+    const c = chain('traced', task('first', (x: number) => x + 1), fails);
+    const worker = createRuntime({
+      broker,
+      store,
+      chains: [c],
+      logger: silentLogger,
+      plugins: [{ name: 'seen', wrapAttempt: (ctx, next) => (seen.push({ step: ctx.step, traceparent: ctx.headers['traceparent'] }), next()) }],
+      onFailure: () => undefined,
+    });
+    const clientCalls: string[] = [];
+    const client = createClient({
+      broker,
+      store,
+      chains: [c],
+      logger: silentLogger,
+      plugins: [
+        {
+          name: 'trace',
+          messageHeaders: (m) => (m.cause.kind === 'start' ? { traceparent: `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01` } : undefined),
+          onEvent: (e) => void clientCalls.push(e.type),
+          onFailure: () => void clientCalls.push('onFailure'),
+          wrapAttempt: (_ctx, next) => (clientCalls.push('wrapAttempt'), next()),
+        },
+      ],
+    });
+    await worker.start();
+    try {
+      const run = await client.run(c, 1);
+      await expect(worker.result(run.id)).rejects.toThrow();
+      // The client's start message carried the header; the next step's message (written by the worker) did not.
+      expect(seen).toEqual([
+        { step: 'first', traceparent: `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01` },
+        { step: 'fails', traceparent: undefined },
+      ]);
+      expect(clientCalls).toEqual(['run.started', 'step.started']);
+      // @ts-expect-error -- not a plugin hook
+      expect(() => createClient({ broker, store, chains: [c], plugins: [{ name: 'x', onEvnt: () => undefined }] })).toThrow(/createClient: plugins\[0\]: onEvnt: unknown option/);
+    } finally {
+      await client.close();
+      await worker.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -41,6 +41,13 @@ export interface ClientOptions {
    * @defaultValue '1s'
    */
   resultPoll?: Duration;
+  /**
+   * Plugins. A client calls their `onEvent` for the transitions it commits (starts, cancels,
+   * re-drives) and their `messageHeaders` for the messages it writes (so a run started in a web
+   * request carries its trace context); `onFailure` and `wrapAttempt` belong to runtimes and are
+   * not called by a client. @defaultValue []
+   */
+  plugins?: readonly Plugin[];
 }
 
 export interface RuntimeOptions extends ClientOptions {
@@ -123,8 +130,8 @@ const consoleLogger: Logger = {
   error: (message, details) => console.error(`[taskchart] ${message}`, details ?? ''),
 };
 
-const CLIENT_KEYS = ['broker', 'store', 'chains', 'logger', 'clock', 'signingKey', 'resultPoll'] as const;
-const RUNTIME_KEYS = [...CLIENT_KEYS, 'plugins', 'onFailure', 'random', 'queues', 'prefetch', 'outboxSweep', 'outboxLease', 'unknownVersionGrace'] as const;
+const CLIENT_KEYS = ['broker', 'store', 'chains', 'logger', 'clock', 'signingKey', 'resultPoll', 'plugins'] as const;
+const RUNTIME_KEYS = [...CLIENT_KEYS, 'onFailure', 'random', 'queues', 'prefetch', 'outboxSweep', 'outboxLease', 'unknownVersionGrace'] as const;
 
 /** Validates what a client and a runtime share; `factory` names the owner in errors. */
 function compileShared(options: ClientOptions, factory: 'createRuntime' | 'createClient', keys: readonly string[]) {
@@ -169,7 +176,14 @@ function compileShared(options: ClientOptions, factory: 'createRuntime' | 'creat
 
 /** Validates and normalises `createClient` options (once). */
 export function compileClientOptions(options: ClientOptions): CompiledClientOptions {
-  return { ...compileShared(options, 'createClient', CLIENT_KEYS), outboxSweepMs: 5000, outboxLeaseMs: 30_000, plugins: [], consumes: false, label: 'client', factory: 'createClient' };
+  const shared = compileShared(options, 'createClient', CLIENT_KEYS);
+  // A client calls no failure hook (it never claims failure reports) and wraps no attempt.
+  const plugins = compilePlugins(options.plugins, undefined, 'createClient').map(({ name, onEvent, messageHeaders }) => ({
+    name,
+    ...(onEvent ? { onEvent } : {}),
+    ...(messageHeaders ? { messageHeaders } : {}),
+  }));
+  return { ...shared, outboxSweepMs: 5000, outboxLeaseMs: 30_000, plugins, consumes: false, label: 'client', factory: 'createClient' };
 }
 
 export function compileRuntimeOptions(options: RuntimeOptions): CompiledRuntimeOptions {
