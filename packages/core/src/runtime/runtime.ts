@@ -46,6 +46,8 @@ export class Runtime {
     this.options = compileRuntimeOptions(options);
     // Every in-flight step listens to the shutdown signal: as many as the prefetch allows.
     setMaxListeners(0, this.shutdown.signal);
+    // And every commit retried through a store outage waits on the closing signal.
+    setMaxListeners(0, this.closingSignal.signal);
     this.client = new Client(this.options, { beforeRelease: () => this.shutdown.abort(new RuntimeStateError('runtime closed')) });
     this.attempts = new RunningAttempts(this.options.store, this.options.clock, CANCEL_CHECK_MS, this.options.logger);
   }
