@@ -45,6 +45,7 @@ export {
   type WriteResult,
 } from './ports/store.js';
 export { fromJsonColumn, runFromRow, toJsonColumn, type RunRow } from './ports/run-row.js';
+export { checkClaimant, checkPageLimit, DEFAULT_PAGE, MAX_PAGE, parseRunListCursor, runListCursor } from './ports/store-args.js';
 export { assertKnownKeys } from './known-keys.js';
 export { backoffDelay, compileRetryPolicy, type BackoffShape, type RetryPolicy } from './retry-policy.js';
 export { parseMessage, WIRE_VERSION, SIGNATURE_HEADER, type TaskMessage, type TimerMessage, type WireMessage } from './messages.js';

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import { InvalidOptionError, TaskchartError, type Clock, type Logger, type RunQuery, type Store } from '@taskchart/core';
-import { fromJsonColumn, runFromRow, toJsonColumn, type Claimant, type EventQuery, type HistoryEntry, type OutboxEntry, type PublishOptions, type RunPage, type RunRecord, type RunRow, type RunWrite, type StoredEvent, type WriteResult } from '@taskchart/core/adapter';
+import { checkClaimant, checkPageLimit, fromJsonColumn, parseRunListCursor, runFromRow, runListCursor, toJsonColumn, type Claimant, type EventQuery, type HistoryEntry, type OutboxEntry, type PublishOptions, type RunPage, type RunRecord, type RunRow, type RunWrite, type StoredEvent, type WriteResult } from '@taskchart/core/adapter';
 import { inTransaction } from './postgres-client.js';
 import { asOutage, isConnectionError } from './postgres-errors.js';
 import { migrate } from './postgres-migrate.js';
@@ -10,11 +10,8 @@ import { purgeFinished, type CompiledRetention, type PurgeResult } from './postg
 import { storeStatements, type Statement, type StoreStatements } from './postgres-statements.js';
 import { ChangeWatcher, changePayload, channelOf, type StoreChange } from './postgres-watch.js';
 
-/** `list()` and `events()` page sizes. */
-const DEFAULT_LIMIT = 100;
 /** How long `events()` waits at most for a committed row hidden behind an older transaction. */
 const HIDDEN_WAIT_MAX_MS = 80;
-const MAX_LIMIT = 1000;
 
 interface HistoryRow {
   tx: string;
@@ -51,29 +48,6 @@ function parseEventCursor(cursor: string): [string, string, number] {
   return [BigInt(m[1] as string).toString(), BigInt(m[2] as string).toString(), Number(m[3])];
 }
 
-/** Run-list cursors: the last run's (created_at, id), as base64url JSON. */
-const listCursor = (run: RunRecord) => Buffer.from(JSON.stringify([run.createdAt, run.id])).toString('base64url');
-function parseListCursor(cursor: string): [number, string] {
-  try {
-    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
-    if (Array.isArray(value) && value.length === 2 && Number.isFinite(value[0]) && typeof value[1] === 'string') return [value[0] as number, value[1]];
-  } catch {
-    // reported below
-  }
-  throw new InvalidOptionError('postgresStore: list: cursor', `must be the \`next\` of a page this store returned, got ${JSON.stringify(cursor)}`);
-}
-
-function checkLimit(limit: number | undefined, option: string): number {
-  const value = limit ?? DEFAULT_LIMIT;
-  if (!Number.isInteger(value) || value < 1 || value > MAX_LIMIT) throw new InvalidOptionError(`postgresStore: ${option}`, `must be a whole number from 1 to ${MAX_LIMIT}, got ${String(limit)}`);
-  return value;
-}
-
-function checkClaimant(claimant: Claimant): void {
-  if (typeof claimant?.owner !== 'string' || claimant.owner.length === 0) throw new InvalidOptionError('postgresStore: claimant.owner', 'must be a non-empty string');
-  if (!Number.isFinite(claimant.now)) throw new InvalidOptionError('postgresStore: claimant.now', `must be epoch milliseconds, got ${String(claimant.now)}`);
-  if (!Number.isFinite(claimant.leaseMs) || claimant.leaseMs <= 0) throw new InvalidOptionError('postgresStore: claimant.leaseMs', `must be a positive number of milliseconds, got ${String(claimant.leaseMs)}`);
-}
 
 const checkIds = (ids: readonly number[], option: string) => {
   for (const id of ids) if (!Number.isSafeInteger(id)) throw new InvalidOptionError(`postgresStore: ${option}`, `must be outbox entry ids, got ${String(id)}`);
@@ -229,7 +203,7 @@ export class PostgresStore implements Store {
 
   async commit(writes: readonly RunWrite[], claimant: Claimant): Promise<WriteResult[]> {
     await this.open();
-    checkClaimant(claimant);
+    checkClaimant(claimant, 'postgresStore');
     if (writes.length === 0) return [];
     // Run-id order (stable, so one run's writes keep their order): every batch locks rows in one order.
     const order = writes.map((_, i) => i).sort((a, b) => {
@@ -264,7 +238,7 @@ export class PostgresStore implements Store {
 
   /** Newest first, by (created_at DESC, id); `next` resumes after the last run of the page. */
   async list(query: RunQuery = {}): Promise<RunPage> {
-    const limit = checkLimit(query.limit, 'list: limit');
+    const limit = checkPageLimit(query.limit, 'postgresStore', 'list: limit');
     const where: string[] = [];
     const params: unknown[] = [];
     const param = (value: unknown) => {
@@ -276,7 +250,7 @@ export class PostgresStore implements Store {
     if (query.createdAfter !== undefined) where.push(`created_at >= ${param(query.createdAfter)}`);
     if (query.createdBefore !== undefined) where.push(`created_at < ${param(query.createdBefore)}`);
     if (query.cursor !== undefined) {
-      const [createdAt, id] = parseListCursor(query.cursor);
+      const [createdAt, id] = parseRunListCursor(query.cursor, 'postgresStore');
       const at = param(createdAt);
       // `created_at <= at` first: an index range condition (the OR alone made deep pages scan from the top).
       where.push(`created_at <= ${at} AND (created_at < ${at} OR id > ${param(id)})`);
@@ -286,7 +260,7 @@ export class PostgresStore implements Store {
     const more = runs.length > limit;
     if (more) runs.length = limit;
     const last = runs[runs.length - 1];
-    return more && last ? { runs, next: listCursor(last) } : { runs };
+    return more && last ? { runs, next: runListCursor(last) } : { runs };
   }
 
   /**
@@ -297,7 +271,7 @@ export class PostgresStore implements Store {
    * read that finds a committed row held back that way waits up to 155 ms for it, then reads again.
    */
   async events(query: EventQuery = {}): Promise<StoredEvent[]> {
-    const limit = checkLimit(query.limit, 'events: limit');
+    const limit = checkPageLimit(query.limit, 'postgresStore', 'events: limit');
     const after = query.after !== undefined ? parseEventCursor(query.after) : undefined;
     const where: string[] = [];
     const params: unknown[] = [];
@@ -342,7 +316,7 @@ export class PostgresStore implements Store {
   }
 
   async claimOutbox(claimant: Claimant, limit: number): Promise<OutboxEntry[]> {
-    checkClaimant(claimant);
+    checkClaimant(claimant, 'postgresStore');
     if (!Number.isInteger(limit) || limit < 1) throw new InvalidOptionError('postgresStore: claimOutbox: limit', `must be a whole number >= 1, got ${String(limit)}`);
     // SKIP LOCKED: two processes claiming at once take different entries instead of waiting.
     const rows = await this.query<OutboxRow>(this.sql.claimOutbox(claimant.hooks), [claimant.owner, claimant.now, claimant.now + claimant.leaseMs, limit]);

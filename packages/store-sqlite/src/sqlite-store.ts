@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { InvalidOptionError, StoreBusyError, StoreLostError, TaskchartError, type RunQuery, type Store } from '@taskchart/core';
-import { assertKnownKeys, fromJsonColumn, runFromRow, toJsonColumn, type Claimant, type EventQuery, type HistoryEntry, type OutboxEntry, type PublishOptions, type RunPage, type RunRecord, type RunRow, type RunWrite, type StoredEvent, type WriteResult } from '@taskchart/core/adapter';
+import { assertKnownKeys, checkClaimant, checkPageLimit, fromJsonColumn, parseRunListCursor, runFromRow, runListCursor, toJsonColumn, type Claimant, type EventQuery, type HistoryEntry, type OutboxEntry, type PublishOptions, type RunPage, type RunRecord, type RunRow, type RunWrite, type StoredEvent, type WriteResult } from '@taskchart/core/adapter';
 import { isBusy, NATIVE_BUSY_TIMEOUT_MS, whileBusy, type BusyWait } from './sqlite-busy.js';
 import { hold, identify, isHeld, sameFile, type FileIdentity } from './sqlite-file.js';
 import { prepareSchema } from './sqlite-migrate.js';
@@ -24,9 +24,6 @@ export interface SqliteStoreOptions {
 
 const OPTION_KEYS = ['synchronous', 'busyTimeoutMs'];
 const BUSY_TIMEOUT_MAX_MS = 3_600_000;
-/** `list()` and `events()` page sizes. */
-const DEFAULT_LIMIT = 100;
-const MAX_LIMIT = 1000;
 
 interface HistoryRow {
   seq: number;
@@ -62,29 +59,6 @@ function parseEventCursor(cursor: string): [number, number] {
   return [Number(m[1]), Number(m[2])];
 }
 
-/** Run-list cursors: the last run's (created_at, id), as base64url JSON. */
-const listCursor = (run: RunRecord) => Buffer.from(JSON.stringify([run.createdAt, run.id])).toString('base64url');
-function parseListCursor(cursor: string): [number, string] {
-  try {
-    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
-    if (Array.isArray(value) && value.length === 2 && Number.isFinite(value[0]) && typeof value[1] === 'string') return [value[0] as number, value[1]];
-  } catch {
-    // reported below
-  }
-  throw new InvalidOptionError('sqliteStore: list: cursor', `must be the \`next\` of a page this store returned, got ${JSON.stringify(cursor)}`);
-}
-
-function checkLimit(limit: number | undefined, option: string): number {
-  const value = limit ?? DEFAULT_LIMIT;
-  if (!Number.isInteger(value) || value < 1 || value > MAX_LIMIT) throw new InvalidOptionError(`sqliteStore: ${option}`, `must be a whole number from 1 to ${MAX_LIMIT}, got ${String(limit)}`);
-  return value;
-}
-
-function checkClaimant(claimant: Claimant): void {
-  if (typeof claimant?.owner !== 'string' || claimant.owner.length === 0) throw new InvalidOptionError('sqliteStore: claimant.owner', 'must be a non-empty string');
-  if (!Number.isFinite(claimant.now)) throw new InvalidOptionError('sqliteStore: claimant.now', `must be epoch milliseconds, got ${String(claimant.now)}`);
-  if (!Number.isFinite(claimant.leaseMs) || claimant.leaseMs <= 0) throw new InvalidOptionError('sqliteStore: claimant.leaseMs', `must be a positive number of milliseconds, got ${String(claimant.leaseMs)}`);
-}
 
 /**
  * The embedded default store: one SQLite file in WAL mode (better-sqlite3). A batch of writes
@@ -298,7 +272,7 @@ export class SqliteStore implements Store {
 
   async commit(writes: readonly RunWrite[], claimant: Claimant): Promise<WriteResult[]> {
     this.assertOpen();
-    checkClaimant(claimant);
+    checkClaimant(claimant, 'sqliteStore');
     if (writes.length === 0) return [];
     return this.write(() => this.commitBatch.immediate(writes, claimant));
   }
@@ -317,7 +291,7 @@ export class SqliteStore implements Store {
   /** Newest first, by (created_at DESC, id); `next` resumes after the last run of the page. */
   async list(query: RunQuery = {}): Promise<RunPage> {
     this.assertOpen();
-    const limit = checkLimit(query.limit, 'list: limit');
+    const limit = checkPageLimit(query.limit, 'sqliteStore', 'list: limit');
     const where: string[] = [];
     const params: unknown[] = [];
     if (query.status && query.status.length > 0) {
@@ -337,7 +311,7 @@ export class SqliteStore implements Store {
       params.push(query.createdBefore);
     }
     if (query.cursor !== undefined) {
-      const [createdAt, id] = parseListCursor(query.cursor);
+      const [createdAt, id] = parseRunListCursor(query.cursor, 'sqliteStore');
       where.push('(created_at < ? OR (created_at = ? AND id > ?))');
       params.push(createdAt, createdAt, id);
     }
@@ -347,7 +321,7 @@ export class SqliteStore implements Store {
       const more = runs.length > limit;
       if (more) runs.length = limit;
       const last = runs[runs.length - 1];
-      return more && last ? { runs, next: listCursor(last) } : { runs };
+      return more && last ? { runs, next: runListCursor(last) } : { runs };
     });
   }
 
@@ -357,7 +331,7 @@ export class SqliteStore implements Store {
    */
   async events(query: EventQuery = {}): Promise<StoredEvent[]> {
     this.assertOpen();
-    const limit = checkLimit(query.limit, 'events: limit');
+    const limit = checkPageLimit(query.limit, 'sqliteStore', 'events: limit');
     const [afterSeq, afterIndex] = query.after !== undefined ? parseEventCursor(query.after) : [0, -1];
     const where = ['seq >= ?'];
     const params: unknown[] = [afterSeq];
@@ -387,7 +361,7 @@ export class SqliteStore implements Store {
 
   async claimOutbox(claimant: Claimant, limit: number): Promise<OutboxEntry[]> {
     this.assertOpen();
-    checkClaimant(claimant);
+    checkClaimant(claimant, 'sqliteStore');
     if (!Number.isInteger(limit) || limit < 1) throw new InvalidOptionError('sqliteStore: claimOutbox: limit', `must be a whole number >= 1, got ${String(limit)}`);
     const params = { owner: claimant.owner, now: claimant.now, until: claimant.now + claimant.leaseMs, limit };
     const stmt = claimant.hooks ? this.stmts.claimOutbox : this.stmts.claimTaskOutbox;
