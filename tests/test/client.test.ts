@@ -6,11 +6,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chain, createClient, createRuntime, RuntimeStateError, task, type Broker, type Client, type Runtime, type RunEvent, type Store } from '@taskchart/core';
+import { chain, createClient, createRuntime, RuntimeStateError, task, type Broker, type Client, type Runtime, type Store } from '@taskchart/core';
 import { sqliteStore } from '@taskchart/store-sqlite';
 import { ManualClock, silentLogger } from '@taskchart/core/testing';
 import { memoryBroker } from '@taskchart/broker-memory';
 import { afterEach, describe, expect, it } from 'vitest';
+import { take } from './feeds.js';
 
 const closers: Array<() => Promise<void>> = [];
 const dirs: string[] = [];
@@ -60,15 +61,6 @@ function spy(inner: Broker, capabilities = inner.capabilities) {
   return { broker, calls };
 }
 
-async function take(feed: AsyncIterable<RunEvent>, count: number): Promise<RunEvent[]> {
-  const got: RunEvent[] = [];
-  if (count === 0) return got;
-  for await (const event of feed) {
-    got.push(event);
-    if (got.length === count) break;
-  }
-  return got;
-}
 
 const add = task('add', (x: number) => x + 1);
 const times = task('times', (x: number) => x * 10);

@@ -3,28 +3,15 @@
  * step without bumping the chain's version: see versions.test.ts for versioned deploys) is parked, never looped: status `parked`, snapshot untouched, its messages dead-lettered
  * once each with a reason naming run, chain and state, `onFailure` told, `result()` rejecting.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chain, createRuntime, MessageRefusedError, RunParkedError, task, type AnyChain, type Broker, type FailureReport, type Runtime } from '@taskchart/core';
+import { chain, createRuntime, MessageRefusedError, RunParkedError, task, type AnyChain, type Broker, type FailureReport } from '@taskchart/core';
 import { DEAD_LETTER_REASON_HEADER, deadLetterQueueName } from '@taskchart/core/adapter';
 import { sqliteStore } from '@taskchart/store-sqlite';
 import { ManualClock, settle, silentLogger } from '@taskchart/core/testing';
 import { memoryBroker, type MemoryBroker } from '@taskchart/broker-memory';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { scratch } from './scratch.js';
 
-const dirs: string[] = [];
-const runtimes: Runtime[] = [];
-afterEach(async () => {
-  await Promise.allSettled(runtimes.splice(0).map((r) => r.close()));
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-function database(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'taskchart-parked-'));
-  dirs.push(dir);
-  return join(dir, 'runs.db');
-}
+const { database, runtimes } = scratch('parked');
 
 /** One process life: a runtime on `db` and a fresh memory broker, counting deliveries and publishes. */
 async function life(db: string, clock: ManualClock, chains: AnyChain[], wrap: (b: MemoryBroker) => Broker = (b) => b) {

@@ -6,6 +6,7 @@
 import { chain, InvalidOptionError, task, type AttemptContext, type AttemptOutcome, type Logger, type RunEvent, type RunInfo } from '@taskchart/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { harness, type Harness } from './harness.js';
+import { take } from './feeds.js';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -20,16 +21,6 @@ function recordingLogger(): Logger & { errors: string[] } {
   return { errors, warn: () => undefined, error: (message) => void errors.push(message) };
 }
 
-/** Reads `feed` until `count` events came, then stops it (break). */
-async function take(feed: AsyncIterable<RunEvent>, count: number): Promise<RunEvent[]> {
-  const got: RunEvent[] = [];
-  if (count === 0) return got;
-  for await (const event of feed) {
-    got.push(event);
-    if (got.length === count) break;
-  }
-  return got;
-}
 
 const quote = task('quote', (x: { tenant: string }) => ({ ...x, quote: 120 }), { compensate: () => undefined });
 const risk = task(

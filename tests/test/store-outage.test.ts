@@ -3,27 +3,14 @@
  * retried with backoff (the task is not run again); a message that could not even be loaded is
  * given back with a delay that grows with its redeliveries. And `close()` twice.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chain, createRuntime, task, type AnyChain, type Broker, type Runtime, type Store } from '@taskchart/core';
+import { chain, createRuntime, task, type AnyChain, type Broker, type Store } from '@taskchart/core';
 import { sqliteStore } from '@taskchart/store-sqlite';
 import { ManualClock, settle, silentLogger } from '@taskchart/core/testing';
 import { memoryBroker } from '@taskchart/broker-memory';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { scratch } from './scratch.js';
 
-const dirs: string[] = [];
-const runtimes: Runtime[] = [];
-afterEach(async () => {
-  await Promise.allSettled(runtimes.splice(0).map((r) => r.close()));
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-function database(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'taskchart-outage-'));
-  dirs.push(dir);
-  return join(dir, 'runs.db');
-}
+const { database, runtimes } = scratch('outage');
 
 /** A store whose writes (commits, outbox deletes) fail while `down.writes`, and whose loads fail while `down.loads > 0`. */
 function outageStore(inner: Store, down: { writes: boolean; loads: number }): Store {

@@ -6,28 +6,15 @@
  * A forgotten version bump is told by the steps' fingerprint. Manual clock, memory broker,
  * SQLite files; each "deploy" is a new runtime on the same database.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { chain, createRuntime, RunParkedError, task, type AnyChain, type Broker, type ChainSnapshot, type Duration, type FailureReport, type Runtime } from '@taskchart/core';
 import { DEAD_LETTER_REASON_HEADER, deadLetterQueueName } from '@taskchart/core/adapter';
 import { sqliteStore } from '@taskchart/store-sqlite';
 import { ManualClock, settle, silentLogger } from '@taskchart/core/testing';
 import { memoryBroker } from '@taskchart/broker-memory';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { scratch } from './scratch.js';
 
-const dirs: string[] = [];
-const runtimes: Runtime[] = [];
-afterEach(async () => {
-  await Promise.allSettled(runtimes.splice(0).map((r) => r.close()));
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-function database(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'taskchart-versions-'));
-  dirs.push(dir);
-  return join(dir, 'runs.db');
-}
+const { database, runtimes } = scratch('versions');
 
 /** One deployment's process: a runtime holding `chains` on `db`, a fresh memory broker, counting deliveries. */
 async function deploy(db: string, clock: ManualClock, chains: AnyChain[], options: { unknownVersionGrace?: Duration; queues?: string[] } = {}) {
