@@ -82,6 +82,14 @@ export class CountingStore implements Store {
     return this.inner.deleteOutbox(ids);
   }
 
+  recordDefinitions(records: Parameters<Store['recordDefinitions']>[0]): Promise<void> {
+    return this.inner.recordDefinitions(records);
+  }
+
+  definitions(query?: Parameters<Store['definitions']>[0]): ReturnType<Store['definitions']> {
+    return this.inner.definitions(query);
+  }
+
   close(): Promise<void> {
     return this.inner.close();
   }

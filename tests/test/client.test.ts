@@ -38,6 +38,8 @@ function shared(inner: Store): Store {
     claimOutbox: (claimant, limit) => inner.claimOutbox(claimant, limit),
     deferOutbox: (owner, ids, until) => inner.deferOutbox(owner, ids, until),
     deleteOutbox: (ids) => inner.deleteOutbox(ids),
+    recordDefinitions: (r) => inner.recordDefinitions(r),
+    definitions: (q) => inner.definitions(q),
     close: async () => undefined,
   };
 }

@@ -47,6 +47,8 @@ function countingSweeps(inner: Store, since: () => number): { store: Store; swee
     },
     deferOutbox: (owner, ids, until) => inner.deferOutbox(owner, ids, until),
     deleteOutbox: (ids) => inner.deleteOutbox(ids),
+    recordDefinitions: (r) => inner.recordDefinitions(r),
+    definitions: (q) => inner.definitions(q),
     close: () => inner.close(),
   };
   return { store, sweeps: () => sweeps };

@@ -46,6 +46,8 @@ describe('start-up re-dispatch', () => {
       claimOutbox: (claimant, limit) => inner.claimOutbox(claimant, limit),
       deferOutbox: (owner, ids, until) => inner.deferOutbox(owner, ids, until),
       deleteOutbox: (ids) => inner.deleteOutbox(ids),
+      recordDefinitions: (r) => inner.recordDefinitions(r),
+      definitions: (q) => inner.definitions(q),
       close: () => inner.close(),
     };
     const runtime = createRuntime({ broker: memoryBroker(), store, chains: [c], logger: silentLogger });

@@ -41,6 +41,11 @@ function outageStore(inner: Store, down: { writes: boolean; loads: number }): St
       if (down.writes) throw new Error('SQLITE_READONLY: attempt to write a readonly database');
       return inner.deleteOutbox(ids);
     },
+    recordDefinitions: async (records) => {
+      if (down.writes) throw new Error('SQLITE_READONLY: attempt to write a readonly database');
+      return inner.recordDefinitions(records);
+    },
+    definitions: (q) => inner.definitions(q),
     close: () => inner.close(),
   };
 }

@@ -29,7 +29,9 @@ export {
   ACTIVE_STATUSES,
   isTerminal,
   TERMINAL_STATUSES,
+  type ChainDefinitionRecord,
   type Claimant,
+  type DefinitionQuery,
   type EventQuery,
   type HistoryEntry,
   type NewOutboxEntry,
@@ -45,7 +47,8 @@ export {
   type WriteResult,
 } from './ports/store.js';
 export { fromJsonColumn, runFromRow, toJsonColumn, type RunRow } from './ports/run-row.js';
-export { checkClaimant, checkPageLimit, DEFAULT_PAGE, MAX_PAGE, parseRunListCursor, runListCursor } from './ports/store-args.js';
+export { checkClaimant, checkDefinitionRecords, checkPageLimit, DEFAULT_PAGE, MAX_PAGE, parseRunListCursor, runListCursor } from './ports/store-args.js';
 export { assertKnownKeys } from './known-keys.js';
 export { backoffDelay, compileRetryPolicy, type BackoffShape, type RetryPolicy } from './retry-policy.js';
 export { parseMessage, WIRE_VERSION, SIGNATURE_HEADER, type TaskMessage, type TimerMessage, type WireMessage } from './messages.js';
+export { capValue, compileRedaction, DEFAULT_REDACT, FILTERED, redactText, redactValue, type RedactRule } from './redact.js';

@@ -5,5 +5,6 @@
  */
 export { inspectRuns, type RunInspection } from './inspect-runs.js';
 export type { InspectionTarget, InspectRunsOptions } from './options.js';
-export { machineConfig, machineSource } from './export-machine.js';
+/** Moved to `@taskchart/core`; still exported here for existing imports. */
+export { machineConfig, machineSource } from '@taskchart/core';
 export { runSessionId } from './run-replay.js';

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import * as Sentry from '@sentry/node';
 import type { FailureReport } from '@taskchart/core';
 import type { CompiledSentryOptions } from './options.js';
-import { capValue, redactText, redactValue } from './redact.js';
+import { capValue, redactText, redactValue } from '@taskchart/core/adapter';
 
 /**
  * The Celery-style title: `Task <task> has failed <n> times: <message>`; for a compensation

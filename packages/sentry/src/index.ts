@@ -3,4 +3,5 @@
  * failed N times`), with retries as breadcrumbs and secrets redacted. See README.md.
  */
 export { sentryPlugin } from './sentry-plugin.js';
-export { DEFAULT_REDACT, type RedactRule, type SentryPluginOptions } from './options.js';
+export { DEFAULT_REDACT, type RedactRule } from '@taskchart/core/adapter';
+export type { SentryPluginOptions } from './options.js';

@@ -1,8 +1,6 @@
-import { assertKnownKeys, InvalidOptionError } from '@taskchart/core/adapter';
+import { assertKnownKeys, compileRedaction, InvalidOptionError, type RedactRule } from '@taskchart/core/adapter';
 import type { FailureReport } from '@taskchart/core';
 
-/** A key rule: a string matches any key containing it (case-insensitive); a RegExp is tested against the key. */
-export type RedactRule = string | RegExp;
 
 export interface SentryPluginOptions {
   /**
@@ -32,8 +30,6 @@ export interface SentryPluginOptions {
   flushTimeout?: number;
 }
 
-export const DEFAULT_REDACT: readonly string[] = ['pass', 'secret', 'token', 'key', 'authorization', 'cookie'];
-
 export interface CompiledSentryOptions {
   /** True when `key` must be redacted. */
   readonly redacts: (key: string) => boolean;
@@ -58,18 +54,7 @@ export function compileSentryOptions(options: unknown): CompiledSentryOptions {
   assertKnownKeys(options, KEYS, OWNER);
   const raw = options as SentryPluginOptions;
 
-  if (raw.redact !== undefined && !Array.isArray(raw.redact)) throw new InvalidOptionError(`${OWNER}: redact`, 'must be an array of strings and RegExps');
-  const words = [...DEFAULT_REDACT];
-  const patterns: RegExp[] = [];
-  (raw.redact ?? []).forEach((rule: unknown, i) => {
-    if (typeof rule === 'string' && rule.length > 0) words.push(rule.toLowerCase());
-    else if (rule instanceof RegExp) patterns.push(new RegExp(rule.source, rule.flags.replace(/[gy]/g, '')));
-    else throw new InvalidOptionError(`${OWNER}: redact[${i}]`, 'must be a non-empty string or a RegExp');
-  });
-  const redacts = (key: string) => {
-    const lower = key.toLowerCase();
-    return words.some((w) => lower.includes(w)) || patterns.some((p) => p.test(key));
-  };
+  const redacts = compileRedaction(raw.redact, OWNER);
 
   const maxValueBytes = raw.maxValueBytes ?? 16_384;
   if (typeof maxValueBytes !== 'number' || !Number.isInteger(maxValueBytes) || maxValueBytes < 64 || maxValueBytes > 1_000_000) {

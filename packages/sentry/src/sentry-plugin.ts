@@ -4,7 +4,7 @@ import type { AttemptContext, AttemptOutcome, FailureReport, Plugin, RunEvent, S
 import { RunBreadcrumbs } from './breadcrumbs.js';
 import { failureEvent } from './failure-event.js';
 import { compileSentryOptions, type CompiledSentryOptions, type SentryPluginOptions } from './options.js';
-import { redactText } from './redact.js';
+import { redactText } from '@taskchart/core/adapter';
 
 /** The tags an attempt's isolation scope carries; cleared from the scopes a failure is captured in. */
 const ATTEMPT_TAGS = ['run_id', 'chain', 'task', 'queue', 'step', 'attempt', 'compensation', 'parked'] as const;

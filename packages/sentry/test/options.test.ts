@@ -2,7 +2,7 @@ import { InvalidOptionError } from '@taskchart/core';
 import { describe, expect, it } from 'vitest';
 import { sentryPlugin } from '../src/index.js';
 import { compileSentryOptions } from '../src/options.js';
-import { capValue, redactText, redactValue } from '../src/redact.js';
+import { capValue, redactText, redactValue } from '@taskchart/core/adapter';
 
 describe('sentryPlugin options', () => {
   it('rejects bad options with an error naming the option and its range', () => {

@@ -65,6 +65,20 @@ CREATE TABLE outbox (
 CREATE INDEX outbox_claim ON outbox (claimed_until, id);
 `,
   },
+  {
+    // Each chain version's machine definition, for tools that draw runs without the chain's code.
+    version: 2,
+    sql: `
+CREATE TABLE chains (
+  chain text NOT NULL,
+  version integer NOT NULL,
+  fingerprint text NOT NULL,
+  definition text NOT NULL,
+  recorded_at bigint NOT NULL,
+  PRIMARY KEY (chain, version, fingerprint)
+);
+`,
+  },
 ];
 
 /** The version the newest migration brings a schema to. */

@@ -26,6 +26,9 @@ export interface StoreStatements {
   readonly notify: Statement;
   readonly load: Statement;
   readonly history: Statement;
+  readonly recordDefinitions: Statement;
+  readonly definitions: Statement;
+  readonly chainDefinitions: Statement;
   /** The qualified table names, for the statements built per query (listing, the event log). */
   readonly runs: string;
   readonly historyTable: string;
@@ -69,6 +72,13 @@ export function storeStatements(schema: string, channel: string, prepared: boole
     notify: named('notify', `SELECT pg_notify(${pg.escapeLiteral(channel)}, p) FROM unnest($1::text[]) AS p`),
     load: named('load', `SELECT * FROM ${s}.runs WHERE id = $1`),
     history: named('history', `SELECT entries FROM ${s}.history WHERE run_id = $1 ORDER BY tx, seq`),
+    recordDefinitions: named(
+      'record_definitions',
+      `INSERT INTO ${s}.chains (chain, version, fingerprint, definition, recorded_at)
+         SELECT * FROM unnest($1::text[], $2::integer[], $3::text[], $4::text[], $5::bigint[]) ON CONFLICT DO NOTHING`,
+    ),
+    definitions: named('definitions', `SELECT * FROM ${s}.chains ORDER BY chain, version DESC, recorded_at DESC`),
+    chainDefinitions: named('chain_definitions', `SELECT * FROM ${s}.chains WHERE chain = $1 ORDER BY version DESC, recorded_at DESC`),
     runs: `${s}.runs`,
     historyTable: `${s}.history`,
   };

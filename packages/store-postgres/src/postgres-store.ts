@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import { InvalidOptionError, TaskchartError, type Clock, type Logger, type RunQuery, type Store } from '@taskchart/core';
-import { checkClaimant, checkPageLimit, fromJsonColumn, parseRunListCursor, runFromRow, runListCursor, toJsonColumn, type Claimant, type EventQuery, type HistoryEntry, type OutboxEntry, type PublishOptions, type RunPage, type RunRecord, type RunRow, type RunWrite, type StoredEvent, type WriteResult } from '@taskchart/core/adapter';
+import { assertKnownKeys, checkClaimant, checkDefinitionRecords, checkPageLimit, fromJsonColumn, parseRunListCursor, runFromRow, runListCursor, toJsonColumn, type ChainDefinitionRecord, type Claimant, type DefinitionQuery, type EventQuery, type HistoryEntry, type OutboxEntry, type PublishOptions, type RunPage, type RunRecord, type RunRow, type RunWrite, type StoredEvent, type WriteResult } from '@taskchart/core/adapter';
 import { inTransaction } from './postgres-client.js';
 import { asOutage, isConnectionError } from './postgres-errors.js';
 import { migrate } from './postgres-migrate.js';
@@ -63,6 +63,15 @@ const checkIds = (ids: readonly number[], option: string) => {
  *
  * The schema is created or migrated on start (see `ready()`); every call waits for it.
  */
+interface DefinitionRow {
+  chain: string;
+  version: number;
+  fingerprint: string;
+  definition: string;
+  /** bigint: pg returns it as text. */
+  recorded_at: string;
+}
+
 export class PostgresStore implements Store {
   /** The schema holding the store's tables. */
   readonly schema: string;
@@ -336,6 +345,30 @@ export class PostgresStore implements Store {
     if (ids.length === 0) return;
     checkIds(ids, 'deleteOutbox: ids');
     await this.query(this.sql.deleteOutbox, [[...ids]]);
+  }
+
+  async recordDefinitions(records: readonly ChainDefinitionRecord[]): Promise<void> {
+    await this.open();
+    checkDefinitionRecords(records, 'postgresStore');
+    if (records.length === 0) return;
+    const column = <T>(pick: (r: ChainDefinitionRecord) => T) => records.map(pick);
+    await this.query(this.sql.recordDefinitions, [
+      column((r) => r.chain),
+      column((r) => r.version),
+      column((r) => r.fingerprint),
+      column((r) => JSON.stringify(r.definition)),
+      column((r) => r.recordedAt),
+    ]);
+  }
+
+  async definitions(query: DefinitionQuery = {}): Promise<ChainDefinitionRecord[]> {
+    await this.open();
+    assertKnownKeys(query, ['chain'], 'postgresStore: definitions');
+    const rows =
+      query.chain === undefined
+        ? await this.query<DefinitionRow>(this.sql.definitions, [])
+        : await this.query<DefinitionRow>(this.sql.chainDefinitions, [query.chain]);
+    return rows.map((row) => ({ chain: row.chain, version: row.version, fingerprint: row.fingerprint, definition: JSON.parse(row.definition) as unknown, recordedAt: Number(row.recorded_at) }));
   }
 
   /**

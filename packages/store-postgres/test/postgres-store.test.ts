@@ -8,6 +8,7 @@ import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { InvalidOptionError } from '@taskchart/core';
 import { type Claimant, type RunRecord, type RunWrite } from '@taskchart/core/adapter';
+import { MIGRATIONS } from '../src/postgres-schema.js';
 import { SCHEMA_VERSION, postgresStore, type PostgresStore, type PostgresStoreOptions } from '../src/index.js';
 import { PG_URL, pgTestScope } from './pg-test.js';
 import { dumpSchema } from './schema-dump.js';
@@ -66,10 +67,24 @@ describe('postgres store', () => {
   it('keeps the frozen schema (add a migration to change it)', async () => {
     const store = open();
     await store.ready();
-    expect(SCHEMA_VERSION).toBe(1);
+    expect(SCHEMA_VERSION).toBe(2);
     expect(await dumpSchema(scope, store.schema)).toBe(readFileSync(new URL('./fixtures/schema.sql', import.meta.url), 'utf8'));
     const versions = await scope.query<{ version: number }>(`SELECT version FROM ${pg.escapeIdentifier(store.schema)}.schema_version`);
     expect(versions).toEqual([{ version: SCHEMA_VERSION }]);
+  });
+
+  it('upgrades a version 1 schema: its runs stay, the chain definitions table is added', async () => {
+    const schema = scope.schema();
+    const name = pg.escapeIdentifier(schema);
+    await scope.query(`CREATE SCHEMA ${name}`);
+    await scope.query(`SET search_path TO ${name}; ${MIGRATIONS[0]?.sql ?? ''}; CREATE TABLE schema_version (single boolean PRIMARY KEY DEFAULT true CHECK (single), version integer NOT NULL); INSERT INTO schema_version (version) VALUES (1); RESET search_path`);
+    await scope.query(`INSERT INTO ${name}.runs (id, chain, status, version, step, attempt, total_attempts, snapshot, input, waiting, created_at, updated_at)
+                       VALUES ('kept', 'c', 'completed', 3, NULL, 1, 2, '{"value":"completed","context":{}}', '1', '[]', 5, 6)`);
+    const store = open({ schema });
+    expect(await store.load('kept')).toMatchObject({ id: 'kept', status: 'completed', version: 3 });
+    expect(await dumpSchema(scope, schema)).toBe(readFileSync(new URL('./fixtures/schema.sql', import.meta.url), 'utf8'));
+    await store.recordDefinitions([{ chain: 'c', version: 1, fingerprint: 'f', definition: { machine: {} }, recordedAt: 7 }]);
+    expect(await store.definitions({ chain: 'c' })).toEqual([{ chain: 'c', version: 1, fingerprint: 'f', definition: { machine: {} }, recordedAt: 7 }]);
   });
 
   it('lets ten stores start at once on a fresh schema: one migrates, all succeed', async () => {

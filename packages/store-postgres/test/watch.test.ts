@@ -44,6 +44,8 @@ function counted(store: PostgresStore): { store: Store; reads: () => number; las
     claimOutbox: (c, l) => store.claimOutbox(c, l),
     deferOutbox: (o, i, u) => store.deferOutbox(o, i, u),
     deleteOutbox: (i) => store.deleteOutbox(i),
+    recordDefinitions: (r) => store.recordDefinitions(r),
+    definitions: (q) => store.definitions(q),
     watch: (listener) => store.watch(listener),
     close: () => store.close(),
   };

@@ -7,7 +7,7 @@
 import type Database from 'better-sqlite3';
 import { TaskchartError } from '@taskchart/core';
 import { type HistoryEntry, type PublishOptions, type WaitingFor } from '@taskchart/core/adapter';
-import { SCHEMA_SQL, SCHEMA_VERSION } from './sqlite-schema.js';
+import { CHAINS_SQL, SCHEMA_SQL, SCHEMA_VERSION } from './sqlite-schema.js';
 
 /** Brings the file at `db` to `SCHEMA_VERSION`. `path` names the file in errors. */
 export function prepareSchema(db: Database.Database, path: string): void {
@@ -16,11 +16,13 @@ export function prepareSchema(db: Database.Database, path: string): void {
     if (version === undefined) {
       db.exec(SCHEMA_SQL);
       db.prepare("INSERT INTO taskchart_meta (key, value) VALUES ('schema_version', ?)").run(String(SCHEMA_VERSION));
-    } else if (version === 1) {
-      migrateV1(db);
+    } else if (version === 1 || version === 2) {
+      if (version === 1) migrateV1(db);
+      // Version 3 adds the chain definitions table.
+      db.exec(CHAINS_SQL);
       db.prepare("UPDATE taskchart_meta SET value = ? WHERE key = 'schema_version'").run(String(SCHEMA_VERSION));
     } else if (version !== SCHEMA_VERSION) {
-      throw new TaskchartError(`sqliteStore: ${path} has schema version ${version}; this version of Taskchart reads version ${SCHEMA_VERSION} (and upgrades version 1)`);
+      throw new TaskchartError(`sqliteStore: ${path} has schema version ${version}; this version of Taskchart reads version ${SCHEMA_VERSION} (and upgrades versions 1 and 2)`);
     }
   }).immediate();
 }

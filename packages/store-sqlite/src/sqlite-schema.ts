@@ -1,16 +1,29 @@
 /**
- * The SQLite schema (version 2). `taskchart_history` holds one row per transition (its entries
+ * The SQLite schema (version 3). `taskchart_history` holds one row per transition (its entries
  * as a JSON array): one insert per step instead of one per entry; its `seq` orders the event log
  * (a cursor is `seq:index`), and its `chain` lets `events({ chain })` read without a join.
  * The run indexes are keyed on `created_at`, which never changes, so updates that keep the status
  * do not touch them; they serve `list()`'s keyset paging on (created_at DESC, id). Outbox entries
  * carry their claim (`claimed_by`, `claimed_until`, epoch ms; 0 = never claimed).
+ * `taskchart_chains` (version 3) records each chain version's machine definition, for tools that
+ * draw runs without the chain's code.
  *
- * Frozen: `test/fixtures/sqlite-schema-v2.sql` holds the committed copy (and
- * `sqlite-schema-v1.sql` the version 1 it migrates from); a test fails when this drifts without
+ * Frozen: `test/fixtures/sqlite-schema-v3.sql` holds the committed copy (and
+ * `sqlite-schema-v1.sql`, `-v2.sql` the versions it migrates from); a test fails when this drifts without
  * a new `SCHEMA_VERSION` and a migration in `sqlite-migrate.ts`.
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
+
+/** Version 3's addition: one row per (chain, version, fingerprint) recorded. */
+export const CHAINS_SQL = `CREATE TABLE IF NOT EXISTS taskchart_chains (
+  chain TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  fingerprint TEXT NOT NULL,
+  definition TEXT NOT NULL,
+  recorded_at INTEGER NOT NULL,
+  PRIMARY KEY (chain, version, fingerprint)
+);
+`;
 
 export const SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS taskchart_meta (
@@ -56,4 +69,4 @@ CREATE TABLE IF NOT EXISTS taskchart_outbox (
   claimed_until INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS taskchart_outbox_claim ON taskchart_outbox (claimed_until, id);
-`;
+${CHAINS_SQL}`;

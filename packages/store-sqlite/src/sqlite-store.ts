@@ -1,9 +1,10 @@
 import { resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { InvalidOptionError, StoreBusyError, StoreLostError, TaskchartError, type RunQuery, type Store } from '@taskchart/core';
-import { assertKnownKeys, checkClaimant, checkPageLimit, fromJsonColumn, parseRunListCursor, runFromRow, runListCursor, toJsonColumn, type Claimant, type EventQuery, type HistoryEntry, type OutboxEntry, type PublishOptions, type RunPage, type RunRecord, type RunRow, type RunWrite, type StoredEvent, type WriteResult } from '@taskchart/core/adapter';
+import { assertKnownKeys, checkClaimant, checkDefinitionRecords, checkPageLimit, fromJsonColumn, parseRunListCursor, runFromRow, runListCursor, toJsonColumn, type ChainDefinitionRecord, type Claimant, type DefinitionQuery, type EventQuery, type HistoryEntry, type OutboxEntry, type PublishOptions, type RunPage, type RunRecord, type RunRow, type RunWrite, type StoredEvent, type WriteResult } from '@taskchart/core/adapter';
 import { isBusy, NATIVE_BUSY_TIMEOUT_MS, whileBusy, type BusyWait } from './sqlite-busy.js';
 import { hold, identify, isHeld, sameFile, type FileIdentity } from './sqlite-file.js';
+import { definitionStatements } from './sqlite-definitions.js';
 import { prepareSchema } from './sqlite-migrate.js';
 
 export interface SqliteStoreOptions {
@@ -87,6 +88,7 @@ export class SqliteStore implements Store {
   private writeTail: Promise<unknown> | undefined;
   private closed = false;
   private lost: string | undefined;
+  private readonly chains: ReturnType<typeof definitionStatements>;
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
     if (typeof path !== 'string' || path.length === 0) throw new InvalidOptionError('sqliteStore: path', 'must be a file path (or ":memory:")');
@@ -159,6 +161,7 @@ export class SqliteStore implements Store {
       history: db.prepare<[string], Pick<HistoryRow, 'entries'>>('SELECT entries FROM taskchart_history WHERE run_id = ? ORDER BY seq'),
     };
 
+    this.chains = definitionStatements(db);
     this.commitBatch = db.transaction((writes: readonly RunWrite[], claimant: Claimant) => writes.map((w) => this.applyWrite(w, claimant)));
     this.deleteRanges = db.transaction((ranges: ReadonlyArray<readonly [number, number]>) => {
       for (const [start, end] of ranges) {
@@ -390,6 +393,18 @@ export class SqliteStore implements Store {
       else ranges.push([id, id]);
     }
     return this.write(() => this.deleteRanges.immediate(ranges));
+  }
+
+  async recordDefinitions(records: readonly ChainDefinitionRecord[]): Promise<void> {
+    this.assertOpen();
+    checkDefinitionRecords(records, 'sqliteStore');
+    if (records.length === 0) return;
+    await this.write(() => this.chains.record.immediate(records));
+  }
+
+  async definitions(query: DefinitionQuery = {}): Promise<ChainDefinitionRecord[]> {
+    assertKnownKeys(query, ['chain'], 'sqliteStore: definitions');
+    return this.read(() => this.chains.list(query));
   }
 
   /** Closes the database and releases the file (a new store may open it). */

@@ -55,8 +55,26 @@ describe('sqlite store', () => {
   it('keeps the frozen schema (change SCHEMA_VERSION and add a migration to change it)', async () => {
     const path = freshPath();
     await sqliteStore(path).close();
-    expect(SCHEMA_VERSION).toBe(2);
-    expect(schemaOf(path)).toBe(fixture('sqlite-schema-v2.sql'));
+    expect(SCHEMA_VERSION).toBe(3);
+    expect(schemaOf(path)).toBe(fixture('sqlite-schema-v3.sql'));
+  });
+
+  it('upgrades a version 2 file in place: its runs stay, the chain definitions table is added', async () => {
+    const path = freshPath();
+    const db = new Database(path);
+    db.pragma('journal_mode = WAL');
+    db.exec(fixture('sqlite-schema-v2.sql'));
+    db.exec("INSERT INTO taskchart_meta (key, value) VALUES ('schema_version', '2')");
+    db.exec(`INSERT INTO taskchart_runs (id, chain, status, version, step, attempt, total_attempts, snapshot, input, waiting, created_at, updated_at)
+             VALUES ('kept', 'c', 'completed', 3, NULL, 1, 2, '{"value":"completed","context":{}}', '1', '[]', 5, 6)`);
+    db.close();
+    const store = sqliteStore(path);
+    expect(schemaOf(path)).toBe(fixture('sqlite-schema-v3.sql'));
+    expect(store.db.prepare("SELECT value FROM taskchart_meta WHERE key = 'schema_version'").pluck().get()).toBe('3');
+    expect(await store.load('kept')).toMatchObject({ id: 'kept', status: 'completed', version: 3, totalAttempts: 2 });
+    await store.recordDefinitions([{ chain: 'c', version: 1, fingerprint: 'f', definition: { machine: {} }, recordedAt: 7 }]);
+    expect(await store.definitions()).toEqual([{ chain: 'c', version: 1, fingerprint: 'f', definition: { machine: {} }, recordedAt: 7 }]);
+    await store.close();
   });
 
   it('refuses a database written by another schema version', async () => {
@@ -64,7 +82,7 @@ describe('sqlite store', () => {
     const store = sqliteStore(path);
     store.db.prepare("UPDATE taskchart_meta SET value = '99' WHERE key = 'schema_version'").run();
     await store.close();
-    expect(() => sqliteStore(path)).toThrow(`sqliteStore: ${path} has schema version 99; this version of Taskchart reads version 2 (and upgrades version 1)`);
+    expect(() => sqliteStore(path)).toThrow(`sqliteStore: ${path} has schema version 99; this version of Taskchart reads version 3 (and upgrades versions 1 and 2)`);
   });
 
   it('rejects an unknown option naming the key and the nearest valid one', () => {
@@ -86,8 +104,8 @@ describe('sqlite store: a version 1 file is upgraded in place when opened', () =
   it('turns pending messages into waiting, counts attempts, keeps history cursors and the outbox', async () => {
     const path = v1File();
     const store = sqliteStore(path);
-    expect(schemaOf(path)).toBe(fixture('sqlite-schema-v2.sql'));
-    expect(store.db.prepare("SELECT value FROM taskchart_meta WHERE key = 'schema_version'").pluck().get()).toBe('2');
+    expect(schemaOf(path)).toBe(fixture('sqlite-schema-v3.sql'));
+    expect(store.db.prepare("SELECT value FROM taskchart_meta WHERE key = 'schema_version'").pluck().get()).toBe('3');
 
     const ok = await store.load('v1-ok');
     expect(ok).toMatchObject({ status: 'completed', version: 4, step: undefined, totalAttempts: 3, waiting: [], output: { id: 'ok', mode: 'ok', reserved: true, charged: true, confirmed: true } });

@@ -76,6 +76,8 @@ export function faultyStore(inner: Store, life: Incarnation): Store {
     claimOutbox: async (claimant, limit) => (life.assertAlive(), inner.claimOutbox(claimant, limit)),
     deferOutbox: async (owner, ids, until) => (life.assertAlive(), inner.deferOutbox(owner, ids, until)),
     deleteOutbox: async (ids) => (life.assertAlive(), inner.deleteOutbox(ids)),
+    recordDefinitions: async (r) => (life.assertAlive(), inner.recordDefinitions(r)),
+    definitions: async (q) => (life.assertAlive(), inner.definitions(q)),
     close: () => inner.close(),
   };
 }

@@ -20,7 +20,8 @@ import { StoreFollower } from './store-follower.js';
 import { isChain, stranded, strandedWhy, type StrandedRun } from './check-deploy.js';
 import { ChainVersions, definitionOf } from '../runtime/chain-versions.js';
 import { toRunEvent, type RunEvent } from '../runtime/run-events.js';
-import type { ResultOptions, RunHandle, RunInfo, RunInfoPage } from '../runtime/run-info.js';
+import type { ResultOptions, RunHandle, RunInfo, RunInfoPage, StateValue } from '../runtime/run-info.js';
+import { DefinitionRecorder, toChainDefinition, type ChainDefinition } from './chain-definitions.js';
 import { compileClientOptions, type ClientOptions, type CompiledClientOptions } from '../runtime/runtime-options.js';
 
 export interface StartRunOptions {
@@ -44,16 +45,20 @@ export interface CancelOptions {
   reason?: string;
   /** Compensate the completed steps, in reverse order, before the run ends `cancelled`. @defaultValue true */
   compensate?: boolean;
+  /** Who or what asks (a user, `cli:ana@ops-1`, `dashboard:ana`), kept in the run's history. At most 200 characters. @defaultValue none */
+  by?: string;
 }
 
 export interface RetryRunOptions {
   /** Where the run starts again: the step that failed (`'failed-step'`) or the first step (`'start'`). @defaultValue 'failed-step' */
   from?: 'failed-step' | 'start';
+  /** Who or what asks, kept in the run's history (`run.redriven`). At most 200 characters. @defaultValue none */
+  by?: string;
 }
 
-const RETRY_RUN_OPTION_KEYS = ['from'] as const satisfies ReadonlyArray<keyof RetryRunOptions>;
+const RETRY_RUN_OPTION_KEYS = ['from', 'by'] as const satisfies ReadonlyArray<keyof RetryRunOptions>;
 
-const CANCEL_OPTION_KEYS = ['reason', 'compensate'] as const satisfies ReadonlyArray<keyof CancelOptions>;
+const CANCEL_OPTION_KEYS = ['reason', 'compensate', 'by'] as const satisfies ReadonlyArray<keyof CancelOptions>;
 
 const START_OPTION_KEYS = ['id', 'delay', 'startAt'] as const satisfies ReadonlyArray<keyof StartRunOptions>;
 
@@ -119,6 +124,8 @@ export class Client {
   /** Feeds woken by the store's change hints, by run id ('' for feeds of every run). Only with a store that can watch. */
   private readonly watching = new Map<string, Set<Watching>>();
   private unwatch: (() => void) | undefined;
+  /** Records this process's chain definitions in the store, once, before its first run starts. */
+  private readonly definitions: DefinitionRecorder;
   private readonly closing = new AbortController();
   private closed: Promise<void> | undefined;
   private state: State = 'open';
@@ -155,6 +162,7 @@ export class Client {
           logger: o.logger,
         })
       : undefined;
+    this.definitions = new DefinitionRecorder(o.store, () => o.chains.all(), o.clock);
   }
 
   /**
@@ -191,6 +199,7 @@ export class Client {
     if (typeof id !== 'string' || id.length === 0 || id.length > 200) throw new InvalidOptionError(`${call}: id`, 'must be a non-empty string of at most 200 characters');
     const startAt = this.startTime(options, call);
     assertJson(input, `${call}: input of chain "${chain.name}"`);
+    await this.definitions.ensure();
     const created = await this.engine.create(newest, id, asStored(input), startAt);
     if (!created) {
       const existing = await this.options.store.load(id);
@@ -230,12 +239,12 @@ export class Client {
   async cancel(id: string, options: CancelOptions = {}): Promise<CancelOutcome> {
     const call = `${this.label}.cancel()`;
     if (this.state !== 'open') throw new RuntimeStateError(`${call}: the ${this.label} is ${this.state}`);
-    if (!options || typeof options !== 'object') throw new InvalidOptionError(`${call}: options`, 'must be an object { reason?, compensate? }');
+    if (!options || typeof options !== 'object') throw new InvalidOptionError(`${call}: options`, 'must be an object { reason?, compensate?, by? }');
     assertKnownKeys(options, CANCEL_OPTION_KEYS, call);
     const { reason, compensate = true } = options;
     if (reason !== undefined && (typeof reason !== 'string' || reason.length > 1000)) throw new InvalidOptionError(`${call}: reason`, 'must be a string of at most 1000 characters');
     if (typeof compensate !== 'boolean') throw new InvalidOptionError(`${call}: compensate`, `must be true or false, got ${String(compensate)}`);
-    const outcome = await this.engine.cancel(id, reason ?? null, compensate);
+    const outcome = await this.engine.cancel(id, reason ?? null, compensate, checkBy(options.by, call));
     if (!outcome) throw new InvalidOptionError(`${call}: id`, `no run "${id}"`);
     return outcome;
   }
@@ -255,11 +264,11 @@ export class Client {
   async retry(id: string, options: RetryRunOptions = {}): Promise<RunInfo> {
     const call = `${this.label}.retry()`;
     if (this.state !== 'open') throw new RuntimeStateError(`${call}: the ${this.label} is ${this.state}`);
-    if (!options || typeof options !== 'object') throw new InvalidOptionError(`${call}: options`, "must be an object { from?: 'failed-step' | 'start' }");
+    if (!options || typeof options !== 'object') throw new InvalidOptionError(`${call}: options`, "must be an object { from?: 'failed-step' | 'start', by? }");
     assertKnownKeys(options, RETRY_RUN_OPTION_KEYS, call);
     const from = options.from ?? 'failed-step';
     if (from !== 'failed-step' && from !== 'start') throw new InvalidOptionError(`${call}: from`, `must be 'failed-step' or 'start', got ${JSON.stringify(from)}`);
-    const record = await this.engine.redrive(id, from);
+    const record = await this.engine.redrive(id, from, checkBy(options.by, call));
     if (!record) throw new InvalidOptionError(`${call}: id`, `no run "${id}"`);
     return { ...toInfo(record), history: await this.options.store.history(id) };
   }
@@ -295,6 +304,31 @@ export class Client {
       cursor = page.next;
     } while (cursor !== undefined);
     return found;
+  }
+
+  /** @internal Records this process's chain definitions in the store (once; a runtime does it when it starts). */
+  recordDefinitions(): Promise<void> {
+    return this.definitions.ensure();
+  }
+
+  /**
+   * The chain definitions recorded in the store by every process that started runs or workers
+   * (each chain version's machine, for drawing a run without the chain's code), by chain name,
+   * newest version first. `chain` selects one chain.
+   */
+  async chainDefinitions(query: { chain?: string } = {}): Promise<ChainDefinition[]> {
+    if (!query || typeof query !== 'object') throw new InvalidOptionError(`${this.label}.chainDefinitions(): query`, 'must be an object { chain? }');
+    assertKnownKeys(query, ['chain'], `${this.label}.chainDefinitions()`);
+    return (await this.options.store.definitions(query.chain === undefined ? {} : { chain: query.chain })).map(toChainDefinition);
+  }
+
+  /**
+   * The recorded definition of version `version` of chain `chain` (with `fingerprint`, that exact
+   * one; otherwise the latest recorded for the version); `undefined` when none was recorded.
+   */
+  async chainDefinition(chain: string, version: number, fingerprint?: string): Promise<ChainDefinition | undefined> {
+    const found = (await this.chainDefinitions({ chain })).filter((d) => d.version === version);
+    return (fingerprint === undefined ? undefined : found.find((d) => d.fingerprint === fingerprint)) ?? found[0];
   }
 
   /** A run's status, current step, attempts, history and outcome; `undefined` for an unknown id. */
@@ -576,6 +610,13 @@ export class Client {
 }
 
 /** Creates a client: it starts, reads and follows runs, and consumes nothing. */
+/** `CancelOptions.by` / `RetryRunOptions.by`, checked. */
+function checkBy(by: unknown, call: string): string | undefined {
+  if (by === undefined) return undefined;
+  if (typeof by !== 'string' || by.length === 0 || by.length > 200) throw new InvalidOptionError(`${call}: by`, 'must be a non-empty string of at most 200 characters');
+  return by;
+}
+
 export function createClient(options: ClientOptions): Client {
   return new Client(compileClientOptions(options));
 }
@@ -590,6 +631,7 @@ export function toInfo(record: RunRecord): Omit<RunInfo, 'history'> {
     attempts: record.attempt,
     totalAttempts: record.totalAttempts,
     ...(record.status === 'scheduled' ? {} : { chainVersion: definitionOf(record).version }),
+    ...stateField(record),
     input: record.input,
     ...('output' in record ? { output: record.output } : {}),
     ...(record.error ? { error: record.error } : {}),
@@ -598,6 +640,12 @@ export function toInfo(record: RunRecord): Omit<RunInfo, 'history'> {
     createdAt: record.createdAt,
     updatedAt: record.updatedAt,
   };
+}
+
+/** The XState state value a run's stored snapshot holds, as `{ state }` (nothing for a scheduled run). */
+function stateField(record: RunRecord): { state?: StateValue } {
+  const state = (record.snapshot as { value?: StateValue } | null | undefined)?.value;
+  return state === undefined ? {} : { state };
 }
 
 function outcome(record: RunRecord): unknown {

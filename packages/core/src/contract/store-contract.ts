@@ -370,6 +370,42 @@ export function storeContract(options: StoreContractOptions): void {
       });
     });
 
+    describe('chain definitions', () => {
+      const def = (chain: string, version: number, fingerprint: string, recordedAt: number, label = 'x') => ({
+        chain,
+        version,
+        fingerprint,
+        recordedAt,
+        definition: { machine: { id: chain, states: { a: { label } } }, steps: [{ key: 'a', task: 'a', queue: 'default', compensates: false }] },
+      });
+      it('keeps the first record of each (chain, version, fingerprint) and lists them by chain, newest version first', { timeout }, async () => {
+        const store = await open();
+        expect(await store.definitions()).toEqual([]);
+        await store.recordDefinitions([def('order', 1, 'f1', 10), def('trip', 1, 't1', 11)]);
+        // Recorded again by every starting process: the first record stays, whatever the new one says.
+        await store.recordDefinitions([def('order', 1, 'f1', 99, 'changed'), def('order', 2, 'f2', 20), def('order', 2, 'f2b', 30)]);
+        await store.recordDefinitions([]);
+        const all = await store.definitions();
+        expect(all.map((d) => [d.chain, d.version, d.fingerprint, d.recordedAt])).toEqual([
+          ['order', 2, 'f2b', 30],
+          ['order', 2, 'f2', 20],
+          ['order', 1, 'f1', 10],
+          ['trip', 1, 't1', 11],
+        ]);
+        expect(all[2]).toEqual(def('order', 1, 'f1', 10));
+        expect((await store.definitions({ chain: 'trip' })).map((d) => d.fingerprint)).toEqual(['t1']);
+        expect(await store.definitions({ chain: 'none' })).toEqual([]);
+      });
+
+      it('refuses a record without a chain, a whole version or a fingerprint', { timeout }, async () => {
+        const store = await open();
+        await expect(store.recordDefinitions([def('', 1, 'f', 1)])).rejects.toThrow(/records\[0\]\.chain: must be a non-empty string/);
+        await expect(store.recordDefinitions([def('c', 1, 'f', 1), def('c', 0.5, 'f', 1)])).rejects.toThrow(/records\[1\]\.version: must be a whole number/);
+        await expect(store.recordDefinitions([def('c', 1, '', 1)])).rejects.toThrow(/records\[0\]\.fingerprint/);
+        expect(await store.definitions()).toEqual([]);
+      });
+    });
+
     describe('watch (optional; skipped for a store without it)', () => {
       it('hints a run changed after a commit that writes its events, until the listener stops', { timeout }, async (ctx) => {
         const store = await open();

@@ -3,7 +3,7 @@
  * pages with: one copy, with the store's name in each message (`sqliteStore`, `postgresStore`).
  */
 import { InvalidOptionError } from '../errors.js';
-import type { Claimant, RunRecord } from './store.js';
+import type { ChainDefinitionRecord, Claimant, RunRecord } from './store.js';
 
 /** `list()` and `events()` page sizes: the default and the most. */
 export const DEFAULT_PAGE = 100;
@@ -35,4 +35,16 @@ export function parseRunListCursor(cursor: string, store: string): [number, stri
     // reported below
   }
   throw new InvalidOptionError(`${store}: list: cursor`, `must be the \`next\` of a page this store returned, got ${JSON.stringify(cursor)}`);
+}
+
+/** Definition records, checked: a chain name, a whole version from 1, a fingerprint and a time. */
+export function checkDefinitionRecords(records: readonly ChainDefinitionRecord[], store: string): void {
+  if (!Array.isArray(records)) throw new InvalidOptionError(`${store}: recordDefinitions: records`, 'must be an array');
+  records.forEach((r: ChainDefinitionRecord | undefined, i) => {
+    const at = `${store}: recordDefinitions: records[${i}]`;
+    if (typeof r?.chain !== 'string' || r.chain.length === 0) throw new InvalidOptionError(`${at}.chain`, 'must be a non-empty string');
+    if (!Number.isInteger(r.version) || r.version < 1) throw new InvalidOptionError(`${at}.version`, `must be a whole number from 1, got ${String(r.version)}`);
+    if (typeof r.fingerprint !== 'string' || r.fingerprint.length === 0) throw new InvalidOptionError(`${at}.fingerprint`, 'must be a non-empty string');
+    if (!Number.isFinite(r.recordedAt)) throw new InvalidOptionError(`${at}.recordedAt`, `must be epoch milliseconds, got ${String(r.recordedAt)}`);
+  });
 }

@@ -97,6 +97,8 @@ export interface HistoryEntry {
   readonly error?: SerializedError;
   /** For `run.cancelling` / `run.cancelled`: the reason given to `cancel()`, if any. */
   readonly reason?: string;
+  /** For `run.cancelling`, `run.cancelled` and `run.redriven`: who or what asked (`CancelOptions.by`), if given. */
+  readonly by?: string;
   /** For `run.migrated`: the chain version the run was on, and the version it continues on. */
   readonly fromVersion?: number;
   readonly toVersion?: number;
@@ -192,6 +194,26 @@ export interface StoreChange {
   readonly chain?: string;
 }
 
+/**
+ * A chain version's machine definition, recorded the first time a process holding the chain
+ * starts (or starts a run), so tools can draw a run without the chain's code.
+ */
+export interface ChainDefinitionRecord {
+  readonly chain: string;
+  readonly version: number;
+  /** The chain's structural fingerprint (`chain.fingerprint`). */
+  readonly fingerprint: string;
+  /** Plain JSON: the machine's config and its steps (see `ChainDefinition` in `@taskchart/core`). */
+  readonly definition: unknown;
+  /** When it was first recorded (epoch ms). */
+  readonly recordedAt: number;
+}
+
+export interface DefinitionQuery {
+  /** Only this chain's definitions. @defaultValue every chain */
+  readonly chain?: string;
+}
+
 export interface Store {
   /**
    * Optional: calls `listener` soon after any process commits events to the log (e.g. Postgres
@@ -223,5 +245,12 @@ export interface Store {
   deferOutbox(owner: string, ids: readonly number[], until: number): Promise<void>;
   /** Marks outbox entries as published (deletes them). */
   deleteOutbox(ids: readonly number[]): Promise<void>;
+  /**
+   * Records chain definitions. Keeps the first record of each (chain, version, fingerprint):
+   * recording one again (every process start does) changes nothing.
+   */
+  recordDefinitions(records: readonly ChainDefinitionRecord[]): Promise<void>;
+  /** The recorded definitions, by chain name, then version (newest first), then when recorded (newest first). */
+  definitions(query?: DefinitionQuery): Promise<ChainDefinitionRecord[]>;
   close(): Promise<void>;
 }

@@ -320,9 +320,10 @@ export class RunEngine {
   /**
    * Cancels run `runId` (see `Client.cancel`): a scheduled or parked run ends `cancelled` at once;
    * a running or retrying one takes the machine's cancel transition (compensating the completed
-   * steps unless `compensate` is false). Resolves `undefined` for an unknown run.
+   * steps unless `compensate` is false). `by` (who asked) marks the history entry the cancel
+   * commits. Resolves `undefined` for an unknown run.
    */
-  cancel(runId: string, reason: string | null, compensate: boolean): Promise<CancelOutcome | undefined> {
+  cancel(runId: string, reason: string | null, compensate: boolean, by?: string): Promise<CancelOutcome | undefined> {
     return this.withLock(runId, async () => {
       for (let i = 0; i < MAX_CONFLICT_RETRIES; i++) {
         const loaded = await this.load(runId, true);
@@ -335,7 +336,7 @@ export class RunEngine {
         if (!snapshot) {
           // Scheduled (not started) or parked (the definition cannot advance it): nothing runs, nothing to undo.
           const cancelled: RunRecord = { ...record, status: 'cancelled', version: record.version + 1, waiting: [], error: cancelledError(runId, record.chain, reason), updatedAt: now };
-          write = { record: cancelled, expectedVersion: record.version, history: [{ at: now, type: 'run.cancelled', ...(reason === null ? {} : { reason }) }], outbox: [] };
+          write = { record: cancelled, expectedVersion: record.version, history: [signed({ at: now, type: 'run.cancelled', ...(reason === null ? {} : { reason }) }, by)], outbox: [] };
         } else {
           const decision = decideEvent(loaded.chain ?? this.definite(record), record, snapshot, { type: CANCEL_EVENT, reason, compensate }, now, this.decideOptions(this.headers && { kind: 'start' }));
           if (!decision) {
@@ -348,7 +349,7 @@ export class RunEngine {
                 : `run "${runId}" is compensating a failure already; cancel it with { compensate: false } to stop the compensations`,
             };
           }
-          write = { record: decision.record, expectedVersion: record.version, history: decision.history, outbox: decision.outbox };
+          write = { record: decision.record, expectedVersion: record.version, history: decision.history.map((h) => (h.type === 'run.cancelling' || h.type === 'run.cancelled' ? signed(h, by) : h)), outbox: decision.outbox };
           next = decision.snapshot;
         }
         const result = await this.commit(write, next);
@@ -364,19 +365,20 @@ export class RunEngine {
   /**
    * Re-drives finished run `runId` (see `Client.retry`): commits the decision that starts it
    * again. Resolves `undefined` for an unknown run; rejects with `RuntimeStateError` when the run
-   * cannot be re-driven from there.
+   * cannot be re-driven from there. `by` (who asked) marks the `run.redriven` entry.
    */
-  redrive(runId: string, from: RedriveFrom): Promise<RunRecord | undefined> {
+  redrive(runId: string, from: RedriveFrom, by?: string): Promise<RunRecord | undefined> {
     return this.withLock(runId, async () => {
       for (let i = 0; i < MAX_CONFLICT_RETRIES; i++) {
         const record = await this.store.load(runId);
         if (!record) return undefined;
         if (record.status === 'parked') {
-          const resumed = await this.commitResume(record);
+          const resumed = await this.commitResume(record, by);
           if (resumed) return resumed;
           continue;
         }
-        const decision = decideRedrive(this.definite(record), record, from, this.clock.now(), this.decideOptions(this.headers && { kind: 'start' }));
+        const decided = decideRedrive(this.definite(record), record, from, this.clock.now(), this.decideOptions(this.headers && { kind: 'start' }));
+        const decision = { ...decided, history: decided.history.map((h) => (h.type === 'run.redriven' ? signed(h, by) : h)) };
         if ((await this.commitDecision(decision, record.version)).ok) return decision.record;
       }
       throw new TaskchartError(`run "${runId}": gave up re-driving after ${MAX_CONFLICT_RETRIES} version conflicts`);
@@ -388,7 +390,7 @@ export class RunEngine {
    * newest): re-dispatches the invocation it stood at. Rejects with `RuntimeStateError` when the
    * loaded definitions cannot continue it either; resolves `undefined` on a version conflict.
    */
-  private async commitResume(record: RunRecord): Promise<RunRecord | undefined> {
+  private async commitResume(record: RunRecord, by: string | undefined): Promise<RunRecord | undefined> {
     const now = this.clock.now();
     const name = `cannot re-drive run "${record.id}" (chain "${record.chain}")`;
     const resolution = this.chains.resolve(record);
@@ -397,7 +399,7 @@ export class RunEngine {
     }
     const persisted = record.snapshot as PersistedChainSnapshot | null;
     if (!persisted) throw new RuntimeStateError(`${name}: it is parked with no stored state to continue`);
-    const marker = { at: now, type: 'run.redriven' as const };
+    const marker = signed({ at: now, type: 'run.redriven' as const }, by);
     let decision: Decision;
     try {
       if (resolution.kind === 'exact') {
@@ -450,4 +452,9 @@ export class RunEngine {
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** `entry` marked with who asked for it, when known. */
+function signed<E extends HistoryEntry>(entry: E, by: string | undefined): E {
+  return by === undefined ? entry : { ...entry, by };
 }

@@ -38,10 +38,12 @@ export type RunCompletedEvent = EventBase<'run.completed'> & { readonly output?:
 export type RunFailedEvent = EventBase<'run.failed'>;
 export type RunCompensatedEvent = EventBase<'run.compensated'>;
 /** A cancel was committed and the completed steps are being compensated; `run.cancelled` follows. */
-export type RunCancellingEvent = EventBase<'run.cancelling'> & { readonly reason?: string };
-export type RunCancelledEvent = EventBase<'run.cancelled'> & { readonly reason?: string };
+/** Who or what asked for an action (`CancelOptions.by`, `RetryRunOptions.by`), when given. */
+type ActedBy = { readonly by?: string };
+export type RunCancellingEvent = EventBase<'run.cancelling'> & { readonly reason?: string } & ActedBy;
+export type RunCancelledEvent = EventBase<'run.cancelled'> & { readonly reason?: string } & ActedBy;
 /** A finished run was started again (`client.retry`) at `step`; its earlier history stays before this event. */
-export type RunRedrivenEvent = EventBase<'run.redriven'> & { readonly step?: string };
+export type RunRedrivenEvent = EventBase<'run.redriven'> & { readonly step?: string } & ActedBy;
 /** A run of an older chain version was migrated (its `migrate` functions) and continues on `toVersion`. */
 export type RunMigratedEvent = EventBase<'run.migrated'> & { readonly step?: string; readonly fromVersion: number; readonly toVersion: number };
 export type RunParkedEvent = EventBase<'run.parked'> & { readonly step?: string; readonly error: SerializedError };
@@ -75,6 +77,7 @@ const UNKNOWN_ERROR: SerializedError = { name: 'Error', message: '(no error reco
 export function toRunEvent(stored: StoredEvent, output?: { value: unknown }): RunEvent {
   const { entry } = stored;
   const base = { runId: stored.runId, chain: stored.chain, at: entry.at, cursor: stored.cursor };
+  const by = entry.by === undefined ? {} : { by: entry.by };
   const step = () => ({ step: entry.step ?? '', task: entry.task ?? entry.step ?? '', attempt: entry.attempt ?? 0 });
   switch (entry.type) {
     case 'run.scheduled':
@@ -86,12 +89,12 @@ export function toRunEvent(stored: StoredEvent, output?: { value: unknown }): Ru
     case 'run.completed':
       return { type: entry.type, ...base, ...(output ? { output: output.value } : {}) };
     case 'run.redriven':
-      return { type: entry.type, ...base, ...(entry.step === undefined ? {} : { step: entry.step }) };
+      return { type: entry.type, ...base, ...(entry.step === undefined ? {} : { step: entry.step }), ...by };
     case 'run.migrated':
       return { type: entry.type, ...base, ...(entry.step === undefined ? {} : { step: entry.step }), fromVersion: entry.fromVersion ?? 0, toVersion: entry.toVersion ?? 0 };
     case 'run.cancelling':
     case 'run.cancelled':
-      return { type: entry.type, ...base, ...(entry.reason === undefined ? {} : { reason: entry.reason }) };
+      return { type: entry.type, ...base, ...(entry.reason === undefined ? {} : { reason: entry.reason }), ...by };
     case 'run.parked':
       return { type: entry.type, ...base, ...(entry.step === undefined ? {} : { step: entry.step }), error: entry.error ?? UNKNOWN_ERROR };
     case 'step.started':

@@ -2,6 +2,9 @@ import type { SerializedError } from '../errors.js';
 import type { Duration } from '../duration.js';
 import type { HistoryEntry, RunStatus } from '../ports/store.js';
 
+/** An XState state value: a state name, or nested `{ parent: child }` objects. */
+export type StateValue = string | { readonly [state: string]: StateValue };
+
 /** What `getRun(id)` answers. */
 export interface RunInfo {
   readonly id: string;
@@ -18,6 +21,11 @@ export interface RunInfo {
    * which starts on the newest version held when its start time comes.
    */
   readonly chainVersion?: number;
+  /**
+   * Where the run's machine stands: its XState state value (`'completed'`, `{ quote: 'retrying' }`,
+   * `{ compensating: { charge: 'running' } }`); absent for a scheduled run, which has no state yet.
+   */
+  readonly state?: StateValue;
   readonly input: unknown;
   readonly output?: unknown;
   readonly error?: SerializedError;

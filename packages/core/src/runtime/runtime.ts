@@ -1,6 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import type { StrandedRun } from '../client/check-deploy.js';
 import type { AnyChain, ChainInput, ChainOutput } from '../chain.js';
+import type { ChainDefinition } from '../client/chain-definitions.js';
 import { Client, type CancelOptions, type EventsQuery, type RetryRunOptions, type StartRunOptions } from '../client/client.js';
 import type { CancelOutcome } from './run-engine.js';
 import { RunningAttempts } from './running-attempts.js';
@@ -75,6 +76,7 @@ export class Runtime {
 
   private async startUp(): Promise<void> {
     const o = this.options;
+    await this.client.recordDefinitions();
     await this.client.relay.republishAll();
     if (!o.broker.capabilities.durable) await this.redispatchWaiting();
     const deps: HandlerDeps = {
@@ -159,6 +161,16 @@ export class Runtime {
   /** Runs, newest first, without their history, a page at a time. */
   listRuns(query: RunQuery = {}): Promise<RunInfoPage> {
     return this.client.listRuns(query);
+  }
+
+  /** The chain definitions recorded in the store (see `Client.chainDefinitions`). */
+  chainDefinitions(query: { chain?: string } = {}): Promise<ChainDefinition[]> {
+    return this.client.chainDefinitions(query);
+  }
+
+  /** One recorded chain definition (see `Client.chainDefinition`). */
+  chainDefinition(chain: string, version: number, fingerprint?: string): Promise<ChainDefinition | undefined> {
+    return this.client.chainDefinition(chain, version, fingerprint);
   }
 
   /** Every event of the runs `query` selects, whichever process committed it (see `Client.events`). */

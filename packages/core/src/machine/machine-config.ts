@@ -2,7 +2,7 @@
  * A chain's machine as plain JSON, for the Stately editor ("Import from code" takes
  * `createMachine(<this JSON>)`) and for any tool that reads XState configs.
  */
-import type { AnyChain } from '@taskchart/core';
+import type { AnyChain } from '../chain.js';
 
 /**
  * The config of `chain.machine` (the machine the runtime drives) as JSON-safe data: states,

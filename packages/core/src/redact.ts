@@ -1,4 +1,33 @@
-/** Redaction and size caps: what leaves the process for Sentry passes through here first. */
+/**
+ * Redaction and size caps: what leaves the process (for Sentry, a dashboard, a CLI) passes through
+ * here first. One set of rules for every tool, so a key hidden from Sentry is hidden everywhere.
+ */
+import { InvalidOptionError } from './errors.js';
+
+/** A key rule: a string matches any key containing it (case-insensitive); a RegExp is tested against the key. */
+export type RedactRule = string | RegExp;
+
+/** Keys always redacted (case-insensitive substrings). */
+export const DEFAULT_REDACT: readonly string[] = ['pass', 'secret', 'token', 'key', 'authorization', 'cookie'];
+
+/**
+ * The `redacts(key)` predicate of {@link DEFAULT_REDACT} plus `rules`. Throws `InvalidOptionError`
+ * naming `owner` (e.g. `sentryPlugin`) for a rule that is not a non-empty string or a RegExp.
+ */
+export function compileRedaction(rules: readonly RedactRule[] | undefined, owner: string): (key: string) => boolean {
+  if (rules !== undefined && !Array.isArray(rules)) throw new InvalidOptionError(`${owner}: redact`, 'must be an array of strings and RegExps');
+  const words = [...DEFAULT_REDACT];
+  const patterns: RegExp[] = [];
+  (rules ?? []).forEach((rule: unknown, i) => {
+    if (typeof rule === 'string' && rule.length > 0) words.push(rule.toLowerCase());
+    else if (rule instanceof RegExp) patterns.push(new RegExp(rule.source, rule.flags.replace(/[gy]/g, '')));
+    else throw new InvalidOptionError(`${owner}: redact[${i}]`, 'must be a non-empty string or a RegExp');
+  });
+  return (key: string) => {
+    const lower = key.toLowerCase();
+    return words.some((w) => lower.includes(w)) || patterns.some((p) => p.test(key));
+  };
+}
 
 export const FILTERED = '[Filtered]';
 const MAX_DEPTH = 20;
