@@ -152,16 +152,19 @@ export function runtimeContract(options: RuntimeContractOptions): void {
           if (failFirst) throw new Error('not yet');
           return x * 2;
         },
-        { retry: { maxRetries: 3, backoff: { initial: 400, jitter: 'none' } } },
+        { retry: { maxRetries: 3, backoff: { initial: 2_000, jitter: 'none' } } },
       );
       const c = chain('restart', write, wait);
       const first = createRuntime({ broker: await options.connect(prefix), store: await options.store(db), chains: [c], logger: silentLogger });
       await first.start();
       const runs = await Promise.all([1, 2, 3].map((n) => first.run(c, n)));
       await waitFor(() => effects.size === 3, timeoutMs / 2, 'the first steps');
-      // Every run now waits out a 400 ms backoff; stop this runtime before the timers fire.
-      await new Promise((r) => setTimeout(r, 50));
-      for (const run of runs) expect((await first.getRun(run.id))?.status).toBe('retrying');
+      // Every run now waits out a 2 s backoff (its first attempt failed); stop this runtime before the timers fire.
+      const statuses = async () => Promise.all(runs.map(async (run) => (await first.getRun(run.id))?.status));
+      for (let i = 0; (await statuses()).some((s) => s !== 'retrying'); i++) {
+        if (i > 150) expect(await statuses()).toEqual(['retrying', 'retrying', 'retrying']);
+        await new Promise((r) => setTimeout(r, 10));
+      }
       await first.close();
       failFirst = false;
       const second = createRuntime({ broker: await options.connect(prefix), store: await options.store(db), chains: [c], logger: silentLogger });
