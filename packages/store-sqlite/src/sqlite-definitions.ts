@@ -10,8 +10,14 @@ interface DefinitionRow {
   recorded_at: number;
 }
 
+export interface DefinitionStatements {
+  /** Inserts the records that are new, in one transaction. */
+  readonly record: Database.Transaction<(records: readonly ChainDefinitionRecord[]) => void>;
+  list(query: DefinitionQuery): ChainDefinitionRecord[];
+}
+
 /** The statements, prepared once per store. */
-export function definitionStatements(db: Database.Database) {
+export function definitionStatements(db: Database.Database): DefinitionStatements {
   const insert = db.prepare<[string, number, string, string, number]>(
     'INSERT INTO taskchart_chains (chain, version, fingerprint, definition, recorded_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
   );
@@ -19,7 +25,6 @@ export function definitionStatements(db: Database.Database) {
   const all = db.prepare<[], DefinitionRow>(`SELECT * FROM taskchart_chains ${order}`);
   const ofChain = db.prepare<[string], DefinitionRow>(`SELECT * FROM taskchart_chains WHERE chain = ? ${order}`);
   return {
-    /** Inserts the records that are new, in one transaction. */
     record: db.transaction((records: readonly ChainDefinitionRecord[]) => {
       for (const r of records) insert.run(r.chain, r.version, r.fingerprint, JSON.stringify(r.definition), r.recordedAt);
     }),

@@ -4,7 +4,7 @@ import { InvalidOptionError, StoreBusyError, StoreLostError, TaskchartError, typ
 import { assertKnownKeys, checkClaimant, checkDefinitionRecords, checkPageLimit, fromJsonColumn, parseRunListCursor, runFromRow, runListCursor, toJsonColumn, type ChainDefinitionRecord, type Claimant, type DefinitionQuery, type EventQuery, type HistoryEntry, type OutboxEntry, type PublishOptions, type RunPage, type RunRecord, type RunRow, type RunWrite, type StoredEvent, type WriteResult } from '@taskchart/core/adapter';
 import { isBusy, NATIVE_BUSY_TIMEOUT_MS, whileBusy, type BusyWait } from './sqlite-busy.js';
 import { hold, identify, isHeld, sameFile, type FileIdentity } from './sqlite-file.js';
-import { definitionStatements } from './sqlite-definitions.js';
+import { definitionStatements, type DefinitionStatements } from './sqlite-definitions.js';
 import { prepareSchema } from './sqlite-migrate.js';
 
 export interface SqliteStoreOptions {
@@ -88,7 +88,7 @@ export class SqliteStore implements Store {
   private writeTail: Promise<unknown> | undefined;
   private closed = false;
   private lost: string | undefined;
-  private readonly chains: ReturnType<typeof definitionStatements>;
+  private readonly chains: DefinitionStatements;
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
     if (typeof path !== 'string' || path.length === 0) throw new InvalidOptionError('sqliteStore: path', 'must be a file path (or ":memory:")');
