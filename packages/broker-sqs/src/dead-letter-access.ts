@@ -109,8 +109,9 @@ export class SqsDeadLetters implements DeadLetterAccess {
       const ids = deadLetterIds(options, 'sqsBroker.deadLetters.redrive()');
       const url = await this.deadUrl(queue, 'redrive');
       // Only what was dead-lettered before the call began: a message that is dead-lettered again
-      // as soon as it is re-driven must not keep a redrive of everything going for ever.
-      const began = this.deps.options.clock.now();
+      // as soon as it is re-driven must not keep a redrive of everything going for ever. Compared
+      // with SQS's SentTimestamp, so the wall clock (not the `clock` option, which tests may drive).
+      const began = Date.now();
       const held = new Map<string, ReceivedMessage>();
       const moved = new Set<string>();
       try {
