@@ -11,9 +11,10 @@ import { InvalidOptionError, MessageRefusedError, type Broker } from '@taskchart
 import { DEAD_LETTER_QUEUE_HEADER, DEAD_LETTER_REASON_HEADER, deadLetterQueueName, type BrokerCapabilities, type ConsumeOptions, type Consumer, type Delivery, type DeliveryHandler, type PublishOptions } from '@taskchart/core/adapter';
 import { AmqpConsumer, safeAck, safeRequeue } from './amqp-consumer.js';
 import { AmqpConnection } from './connection.js';
+import { AmqpDeadLetters } from './dead-letter-access.js';
 import { DELAY_LEVEL_HEADER, delayExchangeName, DUE_AT_HEADER, pickDelayLevel } from './delay-ladder.js';
 import { AmqpUnavailableError } from './errors.js';
-import { numericHeader, REDELIVERIES_HEADER, TRANSIENT_HEADERS, userHeaders } from './headers.js';
+import { numericHeader, REDELIVERIES_HEADER, republishProperties, userHeaders } from './headers.js';
 import { fitShortstr, MAX_SHORTSTR_BYTES, MessageRefusal, refusalReason } from './limits.js';
 import { compileOptions, type AmqpBrokerOptions, type ResolvedAmqpOptions } from './options.js';
 import { DeclarationCache, Topology, type TopologyNames } from './topology.js';
@@ -35,6 +36,8 @@ export class AmqpBroker implements Broker {
    */
   readonly capabilities: BrokerCapabilities;
   readonly options: ResolvedAmqpOptions;
+  /** Listing and re-driving dead letters, with `basic.get` on a channel of each call's own (see `dead-letter-access.ts`). */
+  readonly deadLetters: AmqpDeadLetters;
   private readonly topology = new Topology();
   private readonly connection: AmqpConnection;
   private readonly declarations: DeclarationCache;
@@ -47,6 +50,22 @@ export class AmqpBroker implements Broker {
     this.capabilities = { durable: true, maxDelayMs: Number.POSITIVE_INFINITY, deduplicates: false, maxMessageBytes: this.options.maxMessageBytes };
     this.connection = new AmqpConnection(this.options, this.topology);
     this.declarations = new DeclarationCache(this.options.queuePrefix);
+    this.deadLetters = new AmqpDeadLetters({
+      connection: this.connection,
+      topology: this.topology,
+      declarations: this.declarations,
+      queuePrefix: this.options.queuePrefix,
+      publishTimeoutMs: this.options.publishTimeoutMs,
+      assertOpen: (what) => this.assertOpen(what),
+      publish: async (fullQueue, content, properties) => {
+        try {
+          await this.track(this.send(fullQueue, content, properties, undefined));
+        } catch (error) {
+          if (error instanceof MessageRefusal) throw new MessageRefusedError(this.name, fullQueue.slice(this.options.queuePrefix.length), error.reason);
+          throw error;
+        }
+      },
+    });
   }
 
   /** The queues and exchanges this handle declared so far (full names), e.g. for cleanup with `deleteTopology`. */
@@ -82,7 +101,7 @@ export class AmqpBroker implements Broker {
   /**
    * Sends `content` to the work queue `fullQueue` — directly when `dueAt` is absent or already
    * reached, otherwise to the delay ladder level that fits the time left. `properties.headers`
-   * must not hold the ladder's headers (see {@link republishProperties}).
+   * must not hold the ladder's headers (see `republishProperties`).
    */
   private send(fullQueue: string, content: Buffer, properties: Options.Publish, dueAt: number | undefined): Promise<void> {
     const deadline = Date.now() + this.options.publishTimeoutMs;
@@ -130,7 +149,7 @@ export class AmqpBroker implements Broker {
     if (dueAt !== undefined && pickDelayLevel(dueAt - Date.now()) !== undefined) {
       // Back from a delay hop but not due yet: down the ladder again.
       try {
-        await this.track(this.send(fullQueue, message.content, this.republishProperties(message, raw), dueAt));
+        await this.track(this.send(fullQueue, message.content, republishProperties(message), dueAt));
         safeAck(channel, message);
       } catch (error) {
         safeRequeue(channel, message);
@@ -163,7 +182,7 @@ export class AmqpBroker implements Broker {
           const delayMs = validDelay('nack: delayMs', options?.delayMs);
           if (delayMs === 0) return safeRequeue(channel, message);
           // A delayed redelivery is a new message down the ladder; the count travels in a header.
-          const properties = this.republishProperties(message, raw);
+          const properties = republishProperties(message);
           properties.headers = { ...(properties.headers as MessagePropertyHeaders | undefined), [REDELIVERIES_HEADER]: String(redeliveries + 1) };
           await this.track(this.send(fullQueue, message.content, properties, Date.now() + delayMs));
           safeAck(channel, message);
@@ -173,7 +192,7 @@ export class AmqpBroker implements Broker {
           const kept = reason.length > MAX_DEAD_REASON_CHARS ? `${reason.slice(0, MAX_DEAD_REASON_CHARS)}…` : reason;
           const headers: MessagePropertyHeaders = { ...userHeaders(raw), [DEAD_LETTER_REASON_HEADER]: kept, [DEAD_LETTER_QUEUE_HEADER]: queue };
           const dead = this.options.queuePrefix + deadLetterQueueName(queue);
-          await this.track(this.send(dead, message.content, { ...this.republishProperties(message, raw), headers }, undefined));
+          await this.track(this.send(dead, message.content, { ...republishProperties(message), headers }, undefined));
           safeAck(channel, message);
         }),
     };
@@ -187,23 +206,6 @@ export class AmqpBroker implements Broker {
       settled = true;
       safeRequeue(channel, message);
     }
-  }
-
-  /**
-   * The properties to publish a received message again with: its own, minus RabbitMQ's
-   * dead-lettering bookkeeping and the ladder's headers (the adapter's redelivery count stays).
-   */
-  private republishProperties(message: ConsumeMessage, raw: MessagePropertyHeaders | undefined): Options.Publish {
-    const p = message.properties;
-    const headers: MessagePropertyHeaders = {};
-    if (raw) for (const key of Object.keys(raw)) if (!TRANSIENT_HEADERS.has(key)) headers[key] = raw[key] as unknown;
-    return {
-      persistent: true,
-      headers,
-      ...(typeof p.messageId === 'string' ? { messageId: p.messageId } : {}),
-      ...(typeof p.contentType === 'string' ? { contentType: p.contentType } : {}),
-      ...(typeof p.correlationId === 'string' ? { correlationId: p.correlationId } : {}),
-    };
   }
 
   private track(publish: Promise<void>): Promise<void> {

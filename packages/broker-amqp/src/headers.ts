@@ -2,6 +2,7 @@
  * The headers the adapter keeps for itself, and the conversion between AMQP header tables and
  * the port's string-only `MessageHeaders`.
  */
+import type { Message, MessagePropertyHeaders, Options } from 'amqplib';
 import type { MessageHeaders } from '@taskchart/core/adapter';
 import { DELAY_LEVEL_HEADER, DUE_AT_HEADER } from './delay-ladder.js';
 
@@ -48,4 +49,23 @@ export function numericHeader(raw: Readonly<Record<string, unknown>> | undefined
   if (s === undefined) return undefined;
   const n = Number(s);
   return Number.isFinite(n) ? n : undefined;
+}
+
+/**
+ * The properties to publish a received message again with (re-delayed, dead-lettered,
+ * re-driven): its own, minus RabbitMQ's dead-lettering bookkeeping and the ladder's headers (the
+ * adapter's redelivery count stays), and minus `drop`.
+ */
+export function republishProperties(message: Message, drop: ReadonlySet<string> = new Set()): Options.Publish {
+  const p = message.properties;
+  const raw: MessagePropertyHeaders | undefined = p.headers;
+  const headers: MessagePropertyHeaders = {};
+  if (raw) for (const key of Object.keys(raw)) if (!TRANSIENT_HEADERS.has(key) && !drop.has(key)) headers[key] = raw[key] as unknown;
+  return {
+    persistent: true,
+    headers,
+    ...(typeof p.messageId === 'string' ? { messageId: p.messageId } : {}),
+    ...(typeof p.contentType === 'string' ? { contentType: p.contentType } : {}),
+    ...(typeof p.correlationId === 'string' ? { correlationId: p.correlationId } : {}),
+  };
 }

@@ -1,6 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import { InvalidOptionError, type Broker, type Clock } from '@taskchart/core';
-import { assertKnownKeys, DEAD_LETTER_QUEUE_HEADER, DEAD_LETTER_REASON_HEADER, deadLetterQueueName, systemClock, type ConsumeOptions, type Consumer, type Delivery, type DeliveryHandler, type MessageHeaders, type PublishOptions } from '@taskchart/core/adapter';
+import {
+  assertKnownKeys,
+  DEAD_LETTER_QUEUE_HEADER,
+  DEAD_LETTER_REASON_HEADER,
+  deadLetterIds,
+  deadLetterLimit,
+  deadLetterQueueName,
+  systemClock,
+  withoutDeadLetterHeaders,
+  type ConsumeOptions,
+  type Consumer,
+  type DeadLetterAccess,
+  type DeadLetterMessage,
+  type Delivery,
+  type DeliveryHandler,
+  type MessageHeaders,
+  type PublishOptions,
+} from '@taskchart/core/adapter';
 
 export interface MemoryBrokerOptions {
   /** Prepended to every queue name, to keep several runtimes apart on one hub. @defaultValue '' */
@@ -180,6 +197,15 @@ export class MemoryBroker implements Broker {
   readonly name = 'memory';
   readonly capabilities = { durable: false, maxDelayMs: Number.POSITIVE_INFINITY, deduplicates: false, maxMessageBytes: Number.POSITIVE_INFINITY } as const;
   readonly hub: MemoryHub;
+  /**
+   * Dead letters are the ready messages of `<queue>.dead`: listing reads them in place, a redrive
+   * moves them to the back of `<queue>` at once (nothing to confirm in memory). Messages a
+   * consumer of the dead-letter queue holds right now are not listed.
+   */
+  readonly deadLetters: DeadLetterAccess = {
+    list: async (queue, options) => this.listDead(queue, deadLetterLimit(options, 'memoryBroker.deadLetters.list()')),
+    redrive: async (queue, options) => this.redriveDead(queue, deadLetterIds(options, 'memoryBroker.deadLetters.redrive()')),
+  };
   private readonly prefix: string;
   private readonly consumers = new Set<{ queue: MemoryQueue; state: ConsumerState }>();
   private readonly ownsHub: boolean;
@@ -222,6 +248,34 @@ export class MemoryBroker implements Broker {
     this.consumers.delete(entry);
     while (entry.state.running.size > 0) await Promise.allSettled([...entry.state.running]);
     entry.queue.schedulePump();
+  }
+
+  private deadQueue(queue: string, call: string): MemoryQueue {
+    if (this.closed) throw new Error(`memory broker is closed: cannot ${call} "${queue}"`);
+    if (typeof queue !== 'string' || queue.length === 0) throw new InvalidOptionError(`memoryBroker.deadLetters.${call}(): queue`, 'must be a non-empty string');
+    const dead = deadLetterQueueName(queue);
+    return this.hub.queue(this.prefix + dead, dead);
+  }
+
+  private listDead(queue: string, limit: number): DeadLetterMessage[] {
+    return this.deadQueue(queue, 'list').ready.slice(0, limit).map((m) => ({
+      id: m.id,
+      queue,
+      reason: m.headers[DEAD_LETTER_REASON_HEADER] ?? '',
+      body: m.body,
+      headers: withoutDeadLetterHeaders(m.headers),
+    }));
+  }
+
+  private redriveDead(queue: string, ids: ReadonlySet<string> | undefined): number {
+    const dead = this.deadQueue(queue, 'redrive');
+    const target = this.hub.queue(this.prefix + queue, queue);
+    const moving = dead.ready.filter((m) => ids === undefined || ids.has(m.id));
+    for (const m of moving) {
+      target.enqueue({ id: m.id, body: m.body, headers: withoutDeadLetterHeaders(m.headers), redeliveries: 0 });
+      dead.ready.splice(dead.ready.indexOf(m), 1);
+    }
+    return moving.length;
   }
 
   async close(): Promise<void> {

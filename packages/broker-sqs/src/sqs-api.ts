@@ -41,6 +41,8 @@ export interface ReceivedMessage {
   /** ApproximateReceiveCount (1 on the first delivery). */
   readonly receiveCount: number;
   readonly groupId: string | undefined;
+  /** When SQS took the message (SentTimestamp, epoch ms), if the server said. */
+  readonly sentAt?: number | undefined;
 }
 
 export interface BatchOutcome {
@@ -146,7 +148,7 @@ export function sdkSqsApi(client: SQSClient, owned: boolean): SqsApi {
           WaitTimeSeconds: request.waitSeconds,
           VisibilityTimeout: request.visibilitySeconds,
           MessageAttributeNames: ['All'],
-          MessageSystemAttributeNames: ['ApproximateReceiveCount', 'MessageGroupId'],
+          MessageSystemAttributeNames: ['ApproximateReceiveCount', 'MessageGroupId', 'SentTimestamp'],
         }),
         signal ? { abortSignal: signal } : {},
       );
@@ -161,6 +163,7 @@ export function sdkSqsApi(client: SQSClient, owned: boolean): SqsApi {
                 attributes: m.MessageAttributes ?? {},
                 receiveCount: Number(m.Attributes?.ApproximateReceiveCount ?? '1') || 1,
                 groupId: m.Attributes?.MessageGroupId,
+                sentAt: m.Attributes?.SentTimestamp === undefined ? undefined : Number(m.Attributes.SentTimestamp),
               },
             ],
       );

@@ -11,6 +11,7 @@ import { deadLetterQueueName, type BrokerCapabilities, type ConsumeOptions, type
 import { attributesToHeaders, headersToAttributes, messageBytes } from './attributes.js';
 import { Batcher } from './batcher.js';
 import { deadLetterMessage } from './dead-letter.js';
+import { SqsDeadLetters } from './dead-letter-access.js';
 import { fifoId } from './fifo-id.js';
 import { Heartbeat } from './heartbeat.js';
 import { MessageTooLargeError } from './message-too-large-error.js';
@@ -40,6 +41,8 @@ interface SendRequest {
 export class SqsBroker implements Broker {
   readonly name = 'sqs';
   readonly capabilities: BrokerCapabilities;
+  /** Listing (receive, then visible again at once) and re-driving (send, then delete) dead letters: see `dead-letter-access.ts`. */
+  readonly deadLetters: SqsDeadLetters;
   private readonly options: CompiledSqsOptions;
   private readonly api: SqsApi;
   private readonly directory: QueueDirectory;
@@ -58,6 +61,15 @@ export class SqsBroker implements Broker {
     }
     this.capabilities = { durable: true, maxDelayMs: this.options.maxDelaySeconds * 1000, deduplicates: this.options.fifo, maxMessageBytes: this.options.maxMessageBytes };
     this.directory = new QueueDirectory(this.api, this.options);
+    this.deadLetters = new SqsDeadLetters({
+      api: this.api,
+      directory: this.directory,
+      options: this.options,
+      assertOpen: (what) => {
+        if (this.closed) throw new Error(`sqs broker is closed: cannot ${what}`);
+      },
+      send: (queue, m) => this.send(queue, { body: m.body, headers: m.headers, dueAt: undefined, groupId: m.groupId, deduplicationId: m.deduplicationId, enforceLimit: false }),
+    });
     this.heartbeat = new Heartbeat(this.api, {
       intervalMs: this.options.heartbeatIntervalMs,
       visibilityTimeoutSeconds: this.options.visibilityTimeoutSeconds,

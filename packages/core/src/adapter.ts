@@ -25,6 +25,7 @@ export {
   type MessageHeaders,
   type PublishOptions,
 } from './ports/broker.js';
+export { deadLetterIds, deadLetterLimit, DEFAULT_DEAD_LETTER_LIMIT, MAX_DEAD_LETTER_LIMIT, withoutDeadLetterHeaders, type DeadLetterAccess, type DeadLetterListOptions, type DeadLetterMessage, type DeadLetterRedriveOptions } from './ports/broker.js';
 export {
   ACTIVE_STATUSES,
   isTerminal,

@@ -40,3 +40,4 @@ export type { RunEvent, RunEventOf } from './runtime/run-events.js';
 export type { FailureReport } from './runtime/failure-report.js';
 export type { ChainMigration, ChainOptions, ChainSnapshot } from './chain-options.js';
 export type { StrandedRun } from './client/check-deploy.js';
+export type { DeadLetter, DeadLetterQuery, RedriveDeadLettersOptions } from './client/dead-letters.js';

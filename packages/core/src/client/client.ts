@@ -18,6 +18,7 @@ import { applyRefusal } from '../runtime/refusal.js';
 import { RunEngine, type CancelOutcome } from '../runtime/run-engine.js';
 import { StoreFollower } from './store-follower.js';
 import { isChain, stranded, strandedWhy, type StrandedRun } from './check-deploy.js';
+import { listDeadLetters, redriveDeadLetters, type DeadLetter, type DeadLetterQuery, type RedriveDeadLettersOptions } from './dead-letters.js';
 import { ChainVersions, definitionOf } from '../runtime/chain-versions.js';
 import { toRunEvent, type RunEvent } from '../runtime/run-events.js';
 import type { ResultOptions, RunHandle, RunInfo, RunInfoPage, StateValue } from '../runtime/run-info.js';
@@ -329,6 +330,25 @@ export class Client {
   async chainDefinition(chain: string, version: number, fingerprint?: string): Promise<ChainDefinition | undefined> {
     const found = (await this.chainDefinitions({ chain })).filter((d) => d.version === version);
     return (fingerprint === undefined ? undefined : found.find((d) => d.fingerprint === fingerprint)) ?? found[0];
+  }
+
+  /**
+   * The messages the runtime dead-lettered (malformed, unsigned, of an unknown chain, task or
+   * run), with their reasons: `query.queue`'s, or every queue of the chains' tasks, each oldest
+   * first, up to `limit` (100) in all. Listing leaves them where they are. Rejects with
+   * `RuntimeStateError` when the broker cannot list dead letters. See `dead-letters.ts`.
+   */
+  deadLetters(query?: DeadLetterQuery): Promise<DeadLetter[]> {
+    return listDeadLetters({ broker: this.options.broker, chains: this.options.chains, call: `${this.label}.deadLetters()`, refusal: this.state === 'open' ? undefined : `the ${this.label} is ${this.state}` }, query);
+  }
+
+  /**
+   * Sends dead letters of `queue` (those `ids` names, or all) back to it, without their
+   * dead-letter headers; resolves with how many moved. Each is published before it leaves the
+   * dead-letter queue: a crash in between may duplicate one, never lose it.
+   */
+  redriveDeadLetters(options: RedriveDeadLettersOptions): Promise<number> {
+    return redriveDeadLetters({ broker: this.options.broker, chains: this.options.chains, call: `${this.label}.redriveDeadLetters()`, refusal: this.state === 'open' ? undefined : `the ${this.label} is ${this.state}` }, options);
   }
 
   /** A run's status, current step, attempts, history and outcome; `undefined` for an unknown id. */

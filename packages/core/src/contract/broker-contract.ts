@@ -8,7 +8,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../testing/wait-for.js';
-import { DEAD_LETTER_QUEUE_HEADER, DEAD_LETTER_REASON_HEADER, deadLetterQueueName, type Broker, type Delivery } from '../ports/broker.js';
+import { InvalidOptionError } from '../errors.js';
+import { DEAD_LETTER_QUEUE_HEADER, DEAD_LETTER_REASON_HEADER, deadLetterQueueName, type Broker, type DeadLetterAccess, type Delivery } from '../ports/broker.js';
 
 export interface BrokerContractOptions {
   /** Shown in the suite's title. */
@@ -59,6 +60,33 @@ export function brokerContract(options: BrokerContractOptions): void {
       { prefetch },
     );
     return { got, consumer };
+  };
+
+  /**
+   * Dead-letters `dead-0`, `dead-1`, `dead-2` from `work`, one after the other (so their order in
+   * the dead-letter queue is known on every broker), with reasons `reason 0`… and a header kept.
+   */
+  const deadLetterThree = async (broker: Broker) => {
+    let settled = 0;
+    const { consumer } = await collect(
+      broker,
+      'work',
+      async (d) => {
+        await d.deadLetter(`reason ${d.body.slice('dead-'.length)}`);
+        settled++;
+      },
+      1,
+    );
+    for (let i = 0; i < 3; i++) {
+      await broker.publish('work', `dead-${i}`, { headers: { 'x-test': `kept-${i}` } });
+      await waitFor(() => settled === i + 1, timeoutMs, `dead letter ${i}`);
+    }
+    await consumer.cancel();
+  };
+  /** The broker's dead-letter access, or skips the test for a broker without one. */
+  const deadLettersOf = (broker: Broker, skip: () => void): DeadLetterAccess => {
+    if (!broker.deadLetters) skip();
+    return broker.deadLetters as DeadLetterAccess;
   };
 
   describe(`broker contract: ${options.name}`, () => {
@@ -208,6 +236,57 @@ export function brokerContract(options: BrokerContractOptions): void {
       expect(dead.got[0]?.headers['x-test']).toBe('kept');
       await sleep(quietMs);
       expect(got).toHaveLength(1);
+    });
+
+    it('lists dead letters oldest first, with their reasons, and leaves them where they are', async (context) => {
+      const broker = await connect(newPrefix());
+      const dead = deadLettersOf(broker, () => context.skip());
+      await deadLetterThree(broker);
+      const listed = await dead.list('work');
+      expect(listed.map((m) => [m.body, m.reason, m.queue])).toEqual([
+        ['dead-0', 'reason 0', 'work'],
+        ['dead-1', 'reason 1', 'work'],
+        ['dead-2', 'reason 2', 'work'],
+      ]);
+      for (const [i, m] of listed.entries()) {
+        expect(typeof m.id).toBe('string');
+        expect(m.headers['x-test']).toBe(`kept-${i}`);
+        expect(m.headers[DEAD_LETTER_REASON_HEADER]).toBeUndefined();
+        expect(m.headers[DEAD_LETTER_QUEUE_HEADER]).toBeUndefined();
+      }
+      expect(new Set(listed.map((m) => m.id)).size).toBe(3);
+      // Listing again shows the same messages in the same order: nothing was taken or reordered.
+      expect((await dead.list('work')).map((m) => [m.id, m.body])).toEqual(listed.map((m) => [m.id, m.body]));
+      expect((await dead.list('work', { limit: 2 })).map((m) => m.body)).toEqual(['dead-0', 'dead-1']);
+      expect(await dead.list('other')).toEqual([]);
+      await expect(dead.list('work', { limit: 0 })).rejects.toBeInstanceOf(InvalidOptionError);
+      await expect(dead.list('work', { limit: 1001 })).rejects.toBeInstanceOf(InvalidOptionError);
+      await expect(dead.list('work', { max: 5 } as never)).rejects.toBeInstanceOf(InvalidOptionError);
+    });
+
+    it('redrives a dead letter by id, without the dead-letter headers, then the rest', async (context) => {
+      const broker = await connect(newPrefix());
+      const dead = deadLettersOf(broker, () => context.skip());
+      await deadLetterThree(broker);
+      const listed = await dead.list('work');
+      const second = listed[1];
+      expect(second?.body).toBe('dead-1');
+      expect(await dead.redrive('work', { ids: [second?.id ?? ''] })).toBe(1);
+      const again = await collect(broker, 'work');
+      await waitFor(() => again.got.length === 1, timeoutMs, 'the redriven message');
+      expect(again.got[0]?.body).toBe('dead-1');
+      expect(again.got[0]?.headers['x-test']).toBe('kept-1');
+      expect(again.got[0]?.headers[DEAD_LETTER_REASON_HEADER]).toBeUndefined();
+      expect(again.got[0]?.headers[DEAD_LETTER_QUEUE_HEADER]).toBeUndefined();
+      expect((await dead.list('work')).map((m) => m.body)).toEqual(['dead-0', 'dead-2']);
+      expect(await dead.redrive('work', { ids: ['no-such-message'] })).toBe(0);
+      expect(await dead.redrive('work')).toBe(2);
+      await waitFor(() => again.got.length === 3, timeoutMs, 'the other two redriven messages');
+      expect(again.got.map((d) => d.body).sort()).toEqual(['dead-0', 'dead-1', 'dead-2']);
+      expect(await dead.list('work')).toEqual([]);
+      await expect(dead.redrive('work', { ids: 'x' } as never)).rejects.toBeInstanceOf(InvalidOptionError);
+      await sleep(quietMs);
+      expect(again.got).toHaveLength(3);
     });
 
     it('drops a second publish with the same deduplication id where it deduplicates', async () => {

@@ -5,6 +5,8 @@
  * contract suite from `@taskchart/core/testing`. Message bodies are opaque strings to the
  * broker; the runtime owns their format (see `messages.ts`).
  */
+import { InvalidOptionError } from '../errors.js';
+import { assertKnownKeys } from '../known-keys.js';
 
 /** Headers carried beside a message body. Values are strings on every broker. */
 export type MessageHeaders = Readonly<Record<string, string>>;
@@ -23,6 +25,87 @@ export const DEAD_LETTER_QUEUE_HEADER = 'x-taskchart-dead-queue';
  */
 export function deadLetterQueueName(queue: string): string {
   return `${queue}.dead`;
+}
+
+/** The most dead letters one `DeadLetterAccess.list` call returns. */
+export const MAX_DEAD_LETTER_LIMIT = 1000;
+/** How many dead letters `DeadLetterAccess.list` returns when no `limit` is given. */
+export const DEFAULT_DEAD_LETTER_LIMIT = 100;
+
+/** One message waiting in a dead-letter queue, as `DeadLetterAccess.list` shows it. */
+export interface DeadLetterMessage {
+  /** The broker's id for it: what `DeadLetterAccess.redrive({ ids })` takes. */
+  readonly id: string;
+  /** The queue it was dead-lettered from, as the runtime names it (the queue `list` was asked about). */
+  readonly queue: string;
+  /** Why it was dead-lettered (its {@link DEAD_LETTER_REASON_HEADER}; `''` when it has none). */
+  readonly reason: string;
+  readonly body: string;
+  /** Its headers without the dead-letter ones: what a redrive publishes it with. */
+  readonly headers: MessageHeaders;
+}
+
+export interface DeadLetterListOptions {
+  /** The most messages to return, 1 to {@link MAX_DEAD_LETTER_LIMIT}. @defaultValue 100 */
+  limit?: number;
+}
+
+export interface DeadLetterRedriveOptions {
+  /** Only the messages with these ids (from `list`); ids not found are skipped. @defaultValue every message */
+  ids?: readonly string[];
+}
+
+/**
+ * Reading and re-driving dead-letter queues: what operators need after fixing what made the
+ * runtime dead-letter messages (a missing chain, a bad deploy). Optional on a broker.
+ */
+export interface DeadLetterAccess {
+  /**
+   * Up to `limit` messages of `queue`'s dead-letter queue, oldest first, left where they are:
+   * listing does not remove them and changes their order no more than the broker forces.
+   */
+  list(queue: string, options?: DeadLetterListOptions): Promise<DeadLetterMessage[]>;
+  /**
+   * Moves the messages `ids` names (every one without `ids`) from `queue`'s dead-letter queue
+   * back to `queue`, without the dead-letter headers. Each is published (confirmed by the broker)
+   * before it is removed from the dead-letter queue, so a crash in between may duplicate a message,
+   * never lose one. Resolves with how many moved.
+   */
+  redrive(queue: string, options?: DeadLetterRedriveOptions): Promise<number>;
+}
+
+/** Checks `list` options for an adapter; returns the limit. Throws `InvalidOptionError` naming `owner`. */
+export function deadLetterLimit(options: DeadLetterListOptions | undefined, owner: string): number {
+  if (options === undefined) return DEFAULT_DEAD_LETTER_LIMIT;
+  if (typeof options !== 'object' || options === null) throw new InvalidOptionError(`${owner}: options`, 'must be an object { limit? }');
+  assertKnownKeys(options, ['limit'] satisfies Array<keyof DeadLetterListOptions>, owner);
+  const limit = options.limit ?? DEFAULT_DEAD_LETTER_LIMIT;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_DEAD_LETTER_LIMIT) {
+    throw new InvalidOptionError(`${owner}: limit`, `must be a whole number from 1 to ${MAX_DEAD_LETTER_LIMIT}, got ${String(limit)}`);
+  }
+  return limit;
+}
+
+/**
+ * Checks `redrive` options for an adapter; returns the ids to move as a set, or `undefined` for
+ * every message. Throws `InvalidOptionError` naming `owner`.
+ */
+export function deadLetterIds(options: DeadLetterRedriveOptions | undefined, owner: string): ReadonlySet<string> | undefined {
+  if (options === undefined) return undefined;
+  if (typeof options !== 'object' || options === null) throw new InvalidOptionError(`${owner}: options`, 'must be an object { ids? }');
+  assertKnownKeys(options, ['ids'] satisfies Array<keyof DeadLetterRedriveOptions>, owner);
+  if (options.ids === undefined) return undefined;
+  if (!Array.isArray(options.ids) || !options.ids.every((id) => typeof id === 'string' && id.length > 0)) {
+    throw new InvalidOptionError(`${owner}: ids`, 'must be an array of message ids (non-empty strings)');
+  }
+  return new Set(options.ids);
+}
+
+/** `headers` without the dead-letter headers: what a re-driven message is published with. */
+export function withoutDeadLetterHeaders(headers: MessageHeaders): Record<string, string> {
+  const rest: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) if (name !== DEAD_LETTER_REASON_HEADER && name !== DEAD_LETTER_QUEUE_HEADER) rest[name] = value;
+  return rest;
 }
 
 export interface PublishOptions {
@@ -116,6 +199,11 @@ export interface Broker {
   publish(queue: string, body: string, options?: PublishOptions): Promise<void>;
   /** Start consuming `queue`; the queue is created if the broker needs that. */
   consume(queue: string, handler: DeliveryHandler, options?: ConsumeOptions): Promise<Consumer>;
+  /**
+   * Listing and re-driving dead letters, on a broker that can (memory, RabbitMQ, SQS). Absent on
+   * one that cannot: the client's `deadLetters()` then rejects with `RuntimeStateError`.
+   */
+  readonly deadLetters?: DeadLetterAccess;
   /** Cancel every consumer (letting in-flight deliveries settle) and release connections. */
   close(): Promise<void>;
 }
