@@ -18,7 +18,7 @@ import { applyRefusal } from '../runtime/refusal.js';
 import { RunEngine, type CancelOutcome } from '../runtime/run-engine.js';
 import { StoreFollower } from './store-follower.js';
 import { isChain, stranded, strandedWhy, type StrandedRun } from './check-deploy.js';
-import { listDeadLetters, redriveDeadLetters, type DeadLetter, type DeadLetterQuery, type RedriveDeadLettersOptions } from './dead-letters.js';
+import { chainQueues, listDeadLetters, redriveDeadLetters, type DeadLetter, type DeadLetterQuery, type RedriveDeadLettersOptions } from './dead-letters.js';
 import { ChainVersions, definitionOf } from '../runtime/chain-versions.js';
 import { toRunEvent, type RunEvent } from '../runtime/run-events.js';
 import type { ResultOptions, RunHandle, RunInfo, RunInfoPage, StateValue } from '../runtime/run-info.js';
@@ -330,6 +330,14 @@ export class Client {
   async chainDefinition(chain: string, version: number, fingerprint?: string): Promise<ChainDefinition | undefined> {
     const found = (await this.chainDefinitions({ chain })).filter((d) => d.version === version);
     return (fingerprint === undefined ? undefined : found.find((d) => d.fingerprint === fingerprint)) ?? found[0];
+  }
+
+  /**
+   * The queues whose dead letters `deadLetters()` reads by default (every queue of the chains'
+   * tasks), or `undefined` when the broker cannot list dead letters.
+   */
+  get deadLetterQueues(): readonly string[] | undefined {
+    return this.options.broker.deadLetters ? chainQueues(this.options.chains) : undefined;
   }
 
   /**

@@ -2,6 +2,7 @@ import { setMaxListeners } from 'node:events';
 import type { StrandedRun } from '../client/check-deploy.js';
 import type { AnyChain, ChainInput, ChainOutput } from '../chain.js';
 import type { ChainDefinition } from '../client/chain-definitions.js';
+import type { DeadLetter, DeadLetterQuery, RedriveDeadLettersOptions } from '../client/dead-letters.js';
 import { Client, type CancelOptions, type EventsQuery, type RetryRunOptions, type StartRunOptions } from '../client/client.js';
 import type { CancelOutcome } from './run-engine.js';
 import { RunningAttempts } from './running-attempts.js';
@@ -171,6 +172,21 @@ export class Runtime {
   /** One recorded chain definition (see `Client.chainDefinition`). */
   chainDefinition(chain: string, version: number, fingerprint?: string): Promise<ChainDefinition | undefined> {
     return this.client.chainDefinition(chain, version, fingerprint);
+  }
+
+  /** The queues `deadLetters()` reads, or `undefined` when the broker cannot list dead letters (see `Client.deadLetterQueues`). */
+  get deadLetterQueues(): readonly string[] | undefined {
+    return this.client.deadLetterQueues;
+  }
+
+  /** The messages the runtime dead-lettered, with their reasons (see `Client.deadLetters`). */
+  deadLetters(query?: DeadLetterQuery): Promise<DeadLetter[]> {
+    return this.client.deadLetters(query);
+  }
+
+  /** Sends dead letters back to their queue (see `Client.redriveDeadLetters`). */
+  redriveDeadLetters(options: RedriveDeadLettersOptions): Promise<number> {
+    return this.client.redriveDeadLetters(options);
   }
 
   /** Every event of the runs `query` selects, whichever process committed it (see `Client.events`). */
