@@ -9,6 +9,8 @@ const tsFiles = [
   'packages/*/src/**/*.ts',
   'packages/*/test/**/*.ts',
   'packages/*/bench/**/*.ts',
+  'packages/*/ui/**/*.ts',
+  'packages/*/scripts/**/*.ts',
   'examples/*/src/**/*.ts',
   'examples/*/test/**/*.ts',
   'tests/**/*.ts',

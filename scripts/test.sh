@@ -26,6 +26,17 @@ if ! port_open 5432; then
   port_open 5432 || { echo "PostgreSQL is needed on 127.0.0.1:5432, database test (set TASKCHART_PG_URL for another)" >&2; exit 1; }
 fi
 
+# The dashboard's end-to-end test drives Debian's Chromium (no browser download): installed here
+# when missing and this script may use apt.
+if [[ ! -x /usr/bin/chromium ]]; then
+  if command -v apt-get >/dev/null 2>&1 && [[ "$(id -u)" == 0 ]]; then
+    echo "==> installing Chromium for the dashboard's browser test (apt-get install chromium)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "==> /usr/bin/chromium is missing and apt-get cannot be used here: the dashboard's browser test will be skipped" >&2
+  fi
+fi
+
 echo "==> typecheck"
 pnpm --silent typecheck
 echo "==> lint"

@@ -71,6 +71,11 @@ export interface EventsQuery {
   readonly chain?: string;
   /** Resume after this event's `cursor` (no gap, no duplicate). @defaultValue from the beginning of the log */
   readonly after?: string;
+  /**
+   * Ends the feed when it aborts, at once, even while the feed waits for new events (a feed's
+   * `return()` only takes effect when its next event comes). @defaultValue none
+   */
+  readonly signal?: AbortSignal;
 }
 
 interface FeedOptions {
@@ -93,7 +98,7 @@ const HINT_REREAD_MAX_MS = 1_000;
 /** The reason a settled or cancelled `result()` waiter stops following the event log. */
 const WAITER_DONE = new RuntimeStateError('result() waiter done');
 const EVENT_PAGE = 100;
-const EVENTS_QUERY_KEYS = ['runId', 'chain', 'after'] as const;
+const EVENTS_QUERY_KEYS = ['runId', 'chain', 'after', 'signal'] as const;
 const RESULT_OPTION_KEYS = ['timeout'] as const;
 /** Whether `result()` of a run with this status settles now: terminal, or parked. */
 const isSettled = (status: RunStatus) => isTerminal(status) || status === 'parked';
@@ -381,9 +386,11 @@ export class Client {
    * Resume after a restart with `after: lastEvent.cursor`.
    */
   events(query: EventsQuery = {}): AsyncGenerator<RunEvent, void, undefined> {
-    if (!query || typeof query !== 'object') throw new InvalidOptionError(`${this.label}.events(): query`, 'must be an object { runId?, chain?, after? }');
+    if (!query || typeof query !== 'object') throw new InvalidOptionError(`${this.label}.events(): query`, 'must be an object { runId?, chain?, after?, signal? }');
     assertKnownKeys(query, EVENTS_QUERY_KEYS, `${this.label}.events()`);
-    return this.feed(query, { wake: true });
+    const { signal } = query;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new InvalidOptionError(`${this.label}.events(): signal`, 'must be an AbortSignal');
+    return this.feed(query, { wake: true, ...(signal === undefined ? {} : { signal }) });
   }
 
   /**
