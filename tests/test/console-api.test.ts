@@ -111,3 +111,23 @@ describe('run state and who acted', () => {
     await expect(h.runtime.retry('o-2', { by: 7 } as never)).rejects.toThrow('runtime.retry(): by: must be a non-empty string of at most 200 characters');
   });
 });
+
+describe('events() with a signal', () => {
+  it('ends a feed waiting for new events as soon as its signal aborts, and refuses a signal that is not an AbortSignal', async () => {
+    const { order, release } = fixture();
+    h = await harness([order]);
+    await h.runtime.run(order, { id: 'quiet' }, { id: 'quiet' });
+    const abort = new AbortController();
+    const seen: string[] = [];
+    const reading = (async () => {
+      for await (const e of h.runtime.events({ runId: 'quiet', signal: abort.signal })) seen.push(e.type);
+    })();
+    await h.drive(() => seen.includes('step.started') && seen.filter((t) => t === 'step.started').length === 2);
+    // The feed now waits in its poll pause (the run waits on its charge step): abort ends it without a new event.
+    abort.abort();
+    await reading;
+    expect(seen).toEqual(['run.started', 'step.started', 'step.completed', 'step.started']);
+    expect(() => h?.runtime.events({ signal: 'stop' as never })).toThrow('events(): signal: must be an AbortSignal');
+    release[0]?.(); // the charge attempt ends, so the runtime can close
+  });
+});
