@@ -90,6 +90,10 @@ export class CountingStore implements Store {
     return this.inner.definitions(query);
   }
 
+  lastEventCursor(): Promise<string | undefined> {
+    return this.inner.lastEventCursor();
+  }
+
   close(): Promise<void> {
     return this.inner.close();
   }

@@ -40,6 +40,7 @@ function shared(inner: Store): Store {
     deleteOutbox: (ids) => inner.deleteOutbox(ids),
     recordDefinitions: (r) => inner.recordDefinitions(r),
     definitions: (q) => inner.definitions(q),
+    lastEventCursor: () => inner.lastEventCursor(),
     close: async () => undefined,
   };
 }

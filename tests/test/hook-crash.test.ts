@@ -49,6 +49,7 @@ function countingSweeps(inner: Store, since: () => number): { store: Store; swee
     deleteOutbox: (ids) => inner.deleteOutbox(ids),
     recordDefinitions: (r) => inner.recordDefinitions(r),
     definitions: (q) => inner.definitions(q),
+    lastEventCursor: () => inner.lastEventCursor(),
     close: () => inner.close(),
   };
   return { store, sweeps: () => sweeps };

@@ -48,6 +48,7 @@ describe('start-up re-dispatch', () => {
       deleteOutbox: (ids) => inner.deleteOutbox(ids),
       recordDefinitions: (r) => inner.recordDefinitions(r),
       definitions: (q) => inner.definitions(q),
+      lastEventCursor: () => inner.lastEventCursor(),
       close: () => inner.close(),
     };
     const runtime = createRuntime({ broker: memoryBroker(), store, chains: [c], logger: silentLogger });

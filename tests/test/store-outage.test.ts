@@ -46,6 +46,7 @@ function outageStore(inner: Store, down: { writes: boolean; loads: number }): St
       return inner.recordDefinitions(records);
     },
     definitions: (q) => inner.definitions(q),
+    lastEventCursor: () => inner.lastEventCursor(),
     close: () => inner.close(),
   };
 }

@@ -8,6 +8,7 @@ import type { RequestContext } from './context.js';
 import { hasCsrfToken, newCsrfToken, CSRF_HEADER } from './csrf.js';
 import { DashboardForbiddenError, DashboardNotFoundError } from './errors.js';
 import { EventHub } from './event-hub.js';
+import { GraphCache } from './graph/graph-cache.js';
 import { sendError } from './http.js';
 import { compileDashboardOptions, type CompiledDashboardOptions, type DashboardOptions } from './options.js';
 import { matchRoute } from './routes.js';
@@ -38,6 +39,7 @@ export function buildDashboard(options: CompiledDashboardOptions): Dashboard {
   const csrfToken = newCsrfToken();
   const log = (error: unknown) => console.error('taskchart dashboard:', error);
   const hub = new EventHub(options.client, log);
+  const graphs = new GraphCache();
   const holds = new Set<() => void>();
   let closed = false;
 
@@ -70,6 +72,7 @@ export function buildDashboard(options: CompiledDashboardOptions): Dashboard {
         options,
         csrfToken,
         hub,
+        graphs,
         hold,
         log,
         deadLetters,

@@ -1,7 +1,7 @@
 /**
  * One feed of every run event, shared by the dashboard's `/api/stream` connections: however many
  * browser tabs follow the list, the event log is followed once. It runs while someone listens,
- * and resumes after the last event it saw when someone listens again.
+ * from the moment the first one came (`events({ from: 'now' })`: the log's past is not read).
  */
 import type { RunEvent } from '@taskchart/core';
 import type { DashboardClient } from './client.js';
@@ -16,13 +16,6 @@ interface Listener {
 
 export class EventHub {
   private feed: Feed | undefined;
-  private after: string | undefined;
-  /**
-   * Events committed before the feed (re)started are the past: the feed reads them (the log has
-   * no "from now" position) and skips them. An event another process commits right after with a
-   * clock running behind this one's may be skipped too; the list re-reads its page on connecting.
-   */
-  private floor = 0;
   private readonly listeners = new Set<Listener>();
 
   constructor(
@@ -48,14 +41,12 @@ export class EventHub {
   }
 
   private start(): void {
-    const feed = openFeed(this.client, this.after === undefined ? {} : { after: this.after });
+    // Listeners want what happens from now on: the feed starts there, without reading the log's past.
+    const feed = openFeed(this.client, { from: 'now' });
     this.feed = feed;
-    this.floor = Date.now();
     void (async () => {
       for await (const event of feed.events) {
         if (this.feed !== feed) return;
-        this.after = event.cursor;
-        if (event.at < this.floor) continue;
         for (const l of [...this.listeners]) if (l.chain === undefined || l.chain === event.chain) l.send(event);
       }
     })().catch((error: unknown) => {

@@ -1,5 +1,6 @@
-import { chain, machineConfig, task } from '@taskchart/core';
+import { chain, machineConfig, task, type ChainDefinition } from '@taskchart/core';
 import { describe, expect, it } from 'vitest';
+import { GraphCache } from '../src/graph/graph-cache.js';
 import { layoutMachine } from '../src/graph/layout.js';
 import type { GraphNode, LaidOutGraph } from '../src/graph/types.js';
 
@@ -103,5 +104,21 @@ describe('layoutMachine', () => {
 
   it('rejects a value that is not a machine config', async () => {
     await expect(layoutMachine({ id: 'x' })).rejects.toMatchObject({ name: 'InvalidOptionError', message: expect.stringContaining('states') as unknown });
+  });
+});
+
+describe('GraphCache', () => {
+  const definition = (version: number, fingerprint: string): ChainDefinition => ({ chain: 'order', version, fingerprint, machine: machineConfig(order), steps: [], recordedAt: 0 });
+
+  it('lays out each chain version once, shares the layout between concurrent asks, and forgets the oldest past its size', async () => {
+    const cache = new GraphCache(2);
+    const [a, b] = await Promise.all([cache.get(definition(1, 'f1')), cache.get(definition(1, 'f1'))]);
+    expect(a).toBe(b);
+    expect(await cache.get(definition(1, 'f1'))).toBe(a);
+    const other = await cache.get(definition(1, 'f1-changed'));
+    expect(other).not.toBe(a);
+    await cache.get(definition(2, 'f2')); // a third key: the least recently used (f1) goes
+    expect(await cache.get(definition(1, 'f1-changed'))).toBe(other);
+    expect(await cache.get(definition(1, 'f1'))).not.toBe(a);
   });
 });

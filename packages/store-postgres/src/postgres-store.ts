@@ -324,6 +324,20 @@ export class PostgresStore implements Store {
     return page.events;
   }
 
+  /**
+   * The newest row of a transaction older than every transaction still running: each row that
+   * commits later sorts after it (see `events()`), so nothing after the cursor is missed.
+   */
+  async lastEventCursor(): Promise<string | undefined> {
+    await this.open();
+    const [row] = await this.query<{ tx: string; seq: string; count: number }>(
+      `SELECT h.tx::text AS tx, h.seq::text AS seq, json_array_length(h.entries::json) AS count
+         FROM ${this.sql.historyTable} h WHERE h.tx < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY h.tx DESC, h.seq DESC LIMIT 1`,
+      [],
+    );
+    return row ? eventCursor(row.tx, row.seq, Math.max(0, row.count - 1)) : undefined;
+  }
+
   async claimOutbox(claimant: Claimant, limit: number): Promise<OutboxEntry[]> {
     checkClaimant(claimant, 'postgresStore');
     if (!Number.isInteger(limit) || limit < 1) throw new InvalidOptionError('postgresStore: claimOutbox: limit', `must be a whole number >= 1, got ${String(limit)}`);

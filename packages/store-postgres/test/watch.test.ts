@@ -46,6 +46,7 @@ function counted(store: PostgresStore): { store: Store; reads: () => number; las
     deleteOutbox: (i) => store.deleteOutbox(i),
     recordDefinitions: (r) => store.recordDefinitions(r),
     definitions: (q) => store.definitions(q),
+    lastEventCursor: () => store.lastEventCursor(),
     watch: (listener) => store.watch(listener),
     close: () => store.close(),
   };

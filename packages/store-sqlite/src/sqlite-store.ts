@@ -159,6 +159,7 @@ export class SqliteStore implements Store {
       deleteOutboxRange: db.prepare('DELETE FROM taskchart_outbox WHERE id BETWEEN ? AND ?'),
       load: db.prepare<[string], RunRow>('SELECT * FROM taskchart_runs WHERE id = ?'),
       history: db.prepare<[string], Pick<HistoryRow, 'entries'>>('SELECT entries FROM taskchart_history WHERE run_id = ? ORDER BY seq'),
+      lastEvent: db.prepare<[], { seq: number; count: number }>('SELECT seq, json_array_length(entries) AS count FROM taskchart_history ORDER BY seq DESC LIMIT 1'),
     };
 
     this.chains = definitionStatements(db);
@@ -359,6 +360,14 @@ export class SqliteStore implements Store {
         if (events.length >= limit) break;
       }
       return events;
+    });
+  }
+
+  /** Writes commit one at a time, in `seq` order: the newest row's last entry. */
+  async lastEventCursor(): Promise<string | undefined> {
+    return this.read(() => {
+      const row = this.stmts.lastEvent.get();
+      return row ? eventCursor(row.seq, Math.max(0, row.count - 1)) : undefined;
     });
   }
 

@@ -78,6 +78,7 @@ export function faultyStore(inner: Store, life: Incarnation): Store {
     deleteOutbox: async (ids) => (life.assertAlive(), inner.deleteOutbox(ids)),
     recordDefinitions: async (r) => (life.assertAlive(), inner.recordDefinitions(r)),
     definitions: async (q) => (life.assertAlive(), inner.definitions(q)),
+    lastEventCursor: async () => (life.assertAlive(), inner.lastEventCursor()),
     close: () => inner.close(),
   };
 }

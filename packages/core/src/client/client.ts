@@ -69,8 +69,14 @@ export interface EventsQuery {
   readonly runId?: string;
   /** Only runs of this chain. @defaultValue every chain */
   readonly chain?: string;
-  /** Resume after this event's `cursor` (no gap, no duplicate). @defaultValue from the beginning of the log */
+  /** Resume after this event's `cursor` (no gap, no duplicate). @defaultValue from the beginning of the log (see `from`) */
   readonly after?: string;
+  /**
+   * Where a feed without `after` starts: `'beginning'` replays the whole log; `'now'` gives only
+   * what is committed from about now on (perhaps a few events committed just before), without
+   * reading the log's past. Not with `after`. @defaultValue 'beginning'
+   */
+  readonly from?: 'beginning' | 'now';
   /**
    * Ends the feed when it aborts, at once, even while the feed waits for new events (a feed's
    * `return()` only takes effect when its next event comes). @defaultValue none
@@ -98,7 +104,7 @@ const HINT_REREAD_MAX_MS = 1_000;
 /** The reason a settled or cancelled `result()` waiter stops following the event log. */
 const WAITER_DONE = new RuntimeStateError('result() waiter done');
 const EVENT_PAGE = 100;
-const EVENTS_QUERY_KEYS = ['runId', 'chain', 'after', 'signal'] as const;
+const EVENTS_QUERY_KEYS = ['runId', 'chain', 'after', 'from', 'signal'] as const;
 const RESULT_OPTION_KEYS = ['timeout'] as const;
 /** Whether `result()` of a run with this status settles now: terminal, or parked. */
 const isSettled = (status: RunStatus) => isTerminal(status) || status === 'parked';
@@ -386,9 +392,11 @@ export class Client {
    * Resume after a restart with `after: lastEvent.cursor`.
    */
   events(query: EventsQuery = {}): AsyncGenerator<RunEvent, void, undefined> {
-    if (!query || typeof query !== 'object') throw new InvalidOptionError(`${this.label}.events(): query`, 'must be an object { runId?, chain?, after?, signal? }');
+    if (!query || typeof query !== 'object') throw new InvalidOptionError(`${this.label}.events(): query`, 'must be an object { runId?, chain?, after?, from?, signal? }');
     assertKnownKeys(query, EVENTS_QUERY_KEYS, `${this.label}.events()`);
-    const { signal } = query;
+    const { signal, from } = query;
+    if (from !== undefined && from !== 'beginning' && from !== 'now') throw new InvalidOptionError(`${this.label}.events(): from`, `must be 'beginning' or 'now', got ${JSON.stringify(from)}`);
+    if (from !== undefined && query.after !== undefined) throw new InvalidOptionError(`${this.label}.events(): from`, 'give `after` or `from`, not both');
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw new InvalidOptionError(`${this.label}.events(): signal`, 'must be an AbortSignal');
     return this.feed(query, { wake: true, ...(signal === undefined ? {} : { signal }) });
   }
@@ -420,7 +428,7 @@ export class Client {
   }
 
   private async *feed(query: EventsQuery, { wake, signal }: FeedOptions): AsyncGenerator<RunEvent, void, undefined> {
-    let after = query.after;
+    let after = query.after ?? (query.from === 'now' ? await this.options.store.lastEventCursor() : undefined);
     // With a store that can watch, a feed reads when a hint wakes it, again 50 ms later doubling
     // to 1 s (the hinted events may not be readable yet), and otherwise only every `resultPoll`.
     const hint: HintState = { woken: false, fastMs: undefined, end: undefined };

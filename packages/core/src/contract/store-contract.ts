@@ -370,6 +370,27 @@ export function storeContract(options: StoreContractOptions): void {
       });
     });
 
+    describe('last event cursor', () => {
+      it('is undefined on an empty log; reading after it gives exactly what was committed after it', { timeout }, async () => {
+        const store = await open();
+        expect(await store.lastEventCursor()).toBeUndefined();
+        const twoEntries = (r: RunRecord) => [started(r), { at: r.updatedAt, type: 'step.completed' as const, step: r.step ?? 'x', task: 't', attempt: 1 }];
+        ok((await store.commit([write(record({ id: 'e1' }), null, { history: twoEntries(record({ id: 'e1' })) }), write(record({ id: 'e2' }), null)], claimant('a', 0)))[0]);
+        const cursor = await store.lastEventCursor();
+        expect(cursor).toBeDefined();
+        expect(await store.events({ after: cursor ?? '' })).toEqual([]);
+        const before = await readAll(store, {}, 100);
+        expect(before.at(-1)?.cursor).toBe(cursor);
+        ok((await store.commit([write(record({ id: 'e3' }), null, { history: twoEntries(record({ id: 'e3' })) })], claimant('a', 0)))[0]);
+        const after = await store.events({ after: cursor ?? '' });
+        expect(after.map((e) => [e.runId, e.entry.type])).toEqual([
+          ['e3', 'step.started'],
+          ['e3', 'step.completed'],
+        ]);
+        expect(await store.lastEventCursor()).toBe(after.at(-1)?.cursor);
+      });
+    });
+
     describe('chain definitions', () => {
       const def = (chain: string, version: number, fingerprint: string, recordedAt: number, label = 'x') => ({
         chain,

@@ -234,6 +234,13 @@ export interface Store {
   /** The event log, oldest first, after `query.after`. */
   events(query?: EventQuery): Promise<StoredEvent[]>;
   /**
+   * The cursor of the newest event a reader can be sure of: `events({ after })` with it gives
+   * every event committed after this call (and perhaps a few committed just before it, still
+   * settling). `undefined` for an empty log. Lets a follower start "from now" without reading
+   * the whole log.
+   */
+  lastEventCursor(): Promise<string | undefined>;
+  /**
    * Claims up to `limit` outbox entries that nobody holds (never claimed, or whose lease ran
    * out), oldest first, for `claimant` until `now + leaseMs`. Hook entries only when `claimant.hooks`.
    */

@@ -2,7 +2,6 @@
 import { InvalidOptionError } from '@taskchart/core/adapter';
 import type { RequestContext } from '../context.js';
 import { DashboardNotFoundError } from '../errors.js';
-import { layoutMachine } from '../graph/layout.js';
 import { sendJson } from '../http.js';
 
 export async function listChains(ctx: RequestContext): Promise<void> {
@@ -17,6 +16,6 @@ export async function getChainVersion(ctx: RequestContext): Promise<void> {
   if (!/^\d{1,9}$/.test(raw)) throw new InvalidOptionError('GET /api/chains/<chain>/versions/<version>: version', `must be a whole number, got ${JSON.stringify(raw)}`);
   const definition = await ctx.options.client.chainDefinition(chain, version);
   if (!definition) throw new DashboardNotFoundError(`no version ${version} of chain "${chain}" is recorded`);
-  const graph = await layoutMachine(definition.machine);
+  const graph = await ctx.graphs.get(definition);
   sendJson(ctx.res, 200, { definition, graph });
 }
