@@ -131,3 +131,26 @@ describe('events() with a signal', () => {
     release[0]?.(); // the charge attempt ends, so the runtime can close
   });
 });
+
+describe("events({ from: 'now' })", () => {
+  it("gives only what is committed after it starts, and refuses `from` with `after` or an unknown value", async () => {
+    const done = chain('done', task('one', (x: number) => x + 1));
+    h = await harness([done]);
+    const early = await h.runtime.run(done, 1, { id: 'early' });
+    await early.result();
+    const seen: string[] = [];
+    const abort = new AbortController();
+    const reading = (async () => {
+      for await (const e of h.runtime.events({ from: 'now', signal: abort.signal })) {
+        seen.push(`${e.runId} ${e.type}`);
+        if (e.type === 'run.completed') abort.abort();
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 50)); // the feed has taken its starting cursor
+    await (await h.runtime.run(done, 2, { id: 'late' })).result();
+    await reading;
+    expect(seen).toEqual(['late run.started', 'late step.started', 'late step.completed', 'late run.completed']);
+    expect(() => h?.runtime.events({ from: 'now', after: 'x' })).toThrow('events(): from: give `after` or `from`, not both');
+    expect(() => h?.runtime.events({ from: 'later' as never })).toThrow(`events(): from: must be 'beginning' or 'now', got "later"`);
+  });
+});
