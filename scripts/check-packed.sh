@@ -146,13 +146,21 @@ fs.writeFileSync(path.join(app, 'tsconfig.json'), JSON.stringify({
 fs.writeFileSync(path.join(app, 'tsconfig.entries.json'), JSON.stringify({
   extends: './tsconfig.json', compilerOptions: { noEmit: true }, files: ['src/entries.ts'],
 }, null, 2));
-const entries = packages.flatMap((p) => p.entries);
-fs.writeFileSync(path.join(app, 'src', 'entries.ts'), [
+// Entries for web-standard frameworks (Hono) are checked with the DOM lib, as their users must:
+// Hono's own declarations name MessageEvent, CloseEvent and BinaryType.
+const WEB_ENTRIES = new Set(['@taskchart/dashboard/hono']);
+const entryFile = (file, list) => fs.writeFileSync(path.join(app, 'src', file), [
   '// Every entry of every packed package: type-checked (its declarations included), never run.',
-  ...entries.map((entry, i) => `import type * as entry${i} from '${entry}';`),
-  `export type Entries = [${entries.map((_, i) => `typeof entry${i}`).join(', ')}];`,
+  ...list.map((entry, i) => `import type * as entry${i} from '${entry}';`),
+  `export type Entries = [${list.map((_, i) => `typeof entry${i}`).join(', ')}];`,
   '',
 ].join('\n'));
+const entries = packages.flatMap((p) => p.entries);
+entryFile('entries.ts', entries.filter((e) => !WEB_ENTRIES.has(e)));
+entryFile('entries-web.ts', entries.filter((e) => WEB_ENTRIES.has(e)));
+fs.writeFileSync(path.join(app, 'tsconfig.entries-web.json'), JSON.stringify({
+  extends: './tsconfig.json', compilerOptions: { noEmit: true, lib: ['ES2023', 'DOM'] }, files: ['src/entries-web.ts'],
+}, null, 2));
 // Peer dependencies (vitest for core's test suites), installed for the entries check only.
 const peers = {};
 for (const p of packages) {
@@ -217,6 +225,11 @@ echo "type-check and run the program (skipLibCheck: false)"
 ./node_modules/.bin/tsc -p tsconfig.json \
   || { echo "check-packed.sh: the program does not type-check against the packed packages" >&2; exit 1; }
 timeout 120 node dist/main.js || { echo "check-packed.sh: the program failed against the packed packages" >&2; exit 1; }
+echo "the taskchart command and the dashboard's page, as installed"
+timeout 60 ./node_modules/.bin/taskchart --help >/dev/null || { echo "check-packed.sh: the installed taskchart command does not start" >&2; exit 1; }
+for f in index.html assets/app.js assets/app.css; do
+  [[ -s "node_modules/@taskchart/dashboard/dist/ui/$f" ]] || { echo "check-packed.sh: the packed dashboard lacks its built page (dist/ui/$f)" >&2; exit 1; }
+done
 
 mapfile -t peers <"peers.txt"
 if (( ${#peers[@]} )); then
@@ -226,4 +239,7 @@ fi
 echo "type-check every entry of every package (with their peers: ${peers[*]:-none})"
 ./node_modules/.bin/tsc -p tsconfig.entries.json \
   || { echo "check-packed.sh: an entry's declarations do not type-check as installed" >&2; exit 1; }
+echo "type-check the entries for web-standard frameworks, with the DOM lib their users have (@taskchart/dashboard/hono)"
+./node_modules/.bin/tsc -p tsconfig.entries-web.json \
+  || { echo "check-packed.sh: a web-framework entry's declarations do not type-check as installed (lib DOM)" >&2; exit 1; }
 echo "packed packages: ok in $((SECONDS - started)) s"
