@@ -119,8 +119,11 @@ describe('dead letters', () => {
     // The fix is deployed: a worker with ghost-chain. Nothing comes back by itself.
     await old.close();
     await worker([echo, ghost]);
-    expect(await client.redriveDeadLetters({ queue: 'taskchart', ids: [haunted?.id ?? ''] })).toBe(1);
+    expect(await client.redriveDeadLetters({ queue: 'taskchart', ids: [haunted?.id ?? ''], by: 'ops:ana' })).toBe(1);
     expect(await run.result({ timeout: '10s' })).toBe(42);
+    // The run's history says whose redrive sent its message back, and why it had been dead-lettered.
+    const noted = (await client.getRun(run.id))?.history.filter((e) => e.type === 'dead-letter.redriven');
+    expect(noted).toEqual([expect.objectContaining({ step: 'haunt', by: 'ops:ana', reason: haunted?.reason })]);
     expect((await client.deadLetters()).map((d) => d.body)).toEqual(['{not json']);
 
     // With no worker consuming, a redrive of everything leaves the dead-letter queue empty; the
@@ -142,6 +145,7 @@ describe('dead letters', () => {
     await expect(client.deadLetters({ queue: '' })).rejects.toThrow(InvalidOptionError);
     await expect(client.redriveDeadLetters({} as never)).rejects.toThrow('client.redriveDeadLetters(): queue');
     await expect(client.redriveDeadLetters({ queue: 'taskchart', ids: 'all' } as never)).rejects.toThrow('client.redriveDeadLetters(): ids');
+    await expect(client.redriveDeadLetters({ queue: 'taskchart', by: '' })).rejects.toThrow('client.redriveDeadLetters(): by: must be a non-empty string of at most 200 characters');
     expect(await client.deadLetters()).toEqual([]);
     expect(await client.redriveDeadLetters({ queue: 'taskchart' })).toBe(0);
 

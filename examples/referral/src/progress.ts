@@ -111,6 +111,8 @@ export class ProgressPrinter {
         return `${head}${p.magenta('■ run compensated (rolled back)')}`;
       case 'run.parked':
         return `${head}${p.red(`■ run parked: ${e.error.message}`)}`;
+      case 'dead-letter.redriven':
+        return `${head}  ${step} ${p.yellow('↻ dead letter sent back')} ${p.dim(e.reason)}`;
     }
   }
 }

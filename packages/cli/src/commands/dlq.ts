@@ -1,5 +1,5 @@
 /** `taskchart dlq list` and `taskchart dlq redrive`: the broker's dead letters. */
-import { confirm } from '../confirm.js';
+import { actor, confirm } from '../confirm.js';
 import { EXIT, type ExitCode } from '../errors.js';
 import { oneLine, table } from '../format.js';
 import type { Session } from '../session.js';
@@ -55,7 +55,7 @@ export async function dlqRedrive(session: Session, flags: DlqRedriveFlags): Prom
     session.err('nothing moved');
     return EXIT.usage;
   }
-  const moved = await client.redriveDeadLetters({ queue: flags.queue, ...(flags.id && flags.id.length > 0 ? { ids: flags.id } : {}) });
+  const moved = await client.redriveDeadLetters({ queue: flags.queue, ...(flags.id && flags.id.length > 0 ? { ids: flags.id } : {}), by: actor() });
   if (flags.json) session.json({ moved });
   else session.out(`moved ${moved} dead letter(s) back to ${flags.queue}`);
   return EXIT.ok;

@@ -18,7 +18,7 @@ import { applyRefusal } from '../runtime/refusal.js';
 import { RunEngine, type CancelOutcome } from '../runtime/run-engine.js';
 import { StoreFollower } from './store-follower.js';
 import { isChain, stranded, strandedWhy, type StrandedRun } from './check-deploy.js';
-import { chainQueues, listDeadLetters, redriveDeadLetters, type DeadLetter, type DeadLetterQuery, type RedriveDeadLettersOptions } from './dead-letters.js';
+import { chainQueues, listDeadLetters, redriveDeadLetters, type DeadLetterScope, type DeadLetter, type DeadLetterQuery, type RedriveDeadLettersOptions } from './dead-letters.js';
 import { ChainVersions, definitionOf } from '../runtime/chain-versions.js';
 import { toRunEvent, type RunEvent } from '../runtime/run-events.js';
 import type { ResultOptions, RunHandle, RunInfo, RunInfoPage, StateValue } from '../runtime/run-info.js';
@@ -358,7 +358,7 @@ export class Client {
    * `RuntimeStateError` when the broker cannot list dead letters. See `dead-letters.ts`.
    */
   deadLetters(query?: DeadLetterQuery): Promise<DeadLetter[]> {
-    return listDeadLetters({ broker: this.options.broker, chains: this.options.chains, call: `${this.label}.deadLetters()`, refusal: this.state === 'open' ? undefined : `the ${this.label} is ${this.state}` }, query);
+    return listDeadLetters(this.deadLetterScope('deadLetters'), query);
   }
 
   /**
@@ -367,7 +367,18 @@ export class Client {
    * dead-letter queue: a crash in between may duplicate one, never lose it.
    */
   redriveDeadLetters(options: RedriveDeadLettersOptions): Promise<number> {
-    return redriveDeadLetters({ broker: this.options.broker, chains: this.options.chains, call: `${this.label}.redriveDeadLetters()`, refusal: this.state === 'open' ? undefined : `the ${this.label} is ${this.state}` }, options);
+    return redriveDeadLetters(this.deadLetterScope('redriveDeadLetters'), options);
+  }
+
+  private deadLetterScope(method: string): DeadLetterScope {
+    return {
+      broker: this.options.broker,
+      chains: this.options.chains,
+      call: `${this.label}.${method}()`,
+      refusal: this.state === 'open' ? undefined : `the ${this.label} is ${this.state}`,
+      note: (runId, entry) => this.engine.note(runId, entry),
+      now: () => this.options.clock.now(),
+    };
   }
 
   /** A run's status, current step, attempts, history and outcome; `undefined` for an unknown id. */

@@ -9,6 +9,7 @@ import type { ChainVersions } from '../runtime/chain-versions.js';
 import { InvalidOptionError, RuntimeStateError } from '../errors.js';
 import { assertKnownKeys } from '../known-keys.js';
 import { parseMessage } from '../messages.js';
+import type { HistoryEntry } from '../ports/store.js';
 import { DEFAULT_DEAD_LETTER_LIMIT, MAX_DEAD_LETTER_LIMIT, type Broker, type DeadLetterAccess, type DeadLetterMessage, type MessageHeaders } from '../ports/broker.js';
 
 /** A message waiting in a dead-letter queue. */
@@ -42,6 +43,11 @@ export interface RedriveDeadLettersOptions {
   readonly queue: string;
   /** Only these messages (ids from `deadLetters()`); ids not found are skipped. @defaultValue every dead letter of `queue` */
   readonly ids?: readonly string[];
+  /**
+   * Who or what asks (at most 200 characters): each run a moved message belongs to gets a
+   * `dead-letter.redriven` history entry with it. @defaultValue none (the entry is written without `by`)
+   */
+  readonly by?: string;
 }
 
 /** What the functions need from the client calling them. */
@@ -52,10 +58,13 @@ export interface DeadLetterScope {
   readonly call: string;
   /** Why the client cannot act now (closing, closed), if it cannot. */
   readonly refusal: string | undefined;
+  /** Adds an entry to a run's history (resolves false for an unknown run). */
+  readonly note: (runId: string, entry: HistoryEntry) => Promise<boolean>;
+  readonly now: () => number;
 }
 
 const QUERY_KEYS = ['queue', 'limit'] as const satisfies ReadonlyArray<keyof DeadLetterQuery>;
-const REDRIVE_KEYS = ['queue', 'ids'] as const satisfies ReadonlyArray<keyof RedriveDeadLettersOptions>;
+const REDRIVE_KEYS = ['queue', 'ids', 'by'] as const satisfies ReadonlyArray<keyof RedriveDeadLettersOptions>;
 
 /** Every queue the tasks and compensations of `chains` use (a compensation runs on its task's queue), in name order. */
 export function chainQueues(chains: ChainVersions): string[] {
@@ -84,14 +93,29 @@ export async function listDeadLetters(scope: DeadLetterScope, query: DeadLetterQ
 /** Moves the dead letters of `options.queue` (those `ids` names, or all) back to it; resolves with how many moved. */
 export async function redriveDeadLetters(scope: DeadLetterScope, options: RedriveDeadLettersOptions): Promise<number> {
   const { call } = scope;
-  if (!options || typeof options !== 'object') throw new InvalidOptionError(`${call}: options`, 'must be an object { queue, ids? }');
+  if (!options || typeof options !== 'object') throw new InvalidOptionError(`${call}: options`, 'must be an object { queue, ids?, by? }');
   assertKnownKeys(options, REDRIVE_KEYS, call);
   const queue = checkQueue(options.queue, call);
   const { ids } = options;
   if (ids !== undefined && (!Array.isArray(ids) || !ids.every((id) => typeof id === 'string' && id.length > 0))) {
     throw new InvalidOptionError(`${call}: ids`, 'must be an array of dead-letter ids (non-empty strings) from deadLetters()');
   }
-  return accessOf(scope, 'redrive').redrive(queue, ids === undefined ? {} : { ids });
+  const { by } = options;
+  if (by !== undefined && (typeof by !== 'string' || by.length === 0 || by.length > 200)) throw new InvalidOptionError(`${call}: by`, 'must be a non-empty string of at most 200 characters');
+  const access = accessOf(scope, 'redrive');
+  // What is there now, to tell each run its message went back (a redrive moves at most what was there when it began).
+  const wanted = ids === undefined ? undefined : new Set(ids);
+  const targets = (await access.list(queue, { limit: MAX_DEAD_LETTER_LIMIT })).map(describe).filter((d) => wanted === undefined || wanted.has(d.id));
+  const moved = await access.redrive(queue, ids === undefined ? {} : { ids });
+  if (moved === 0) return moved;
+  const at = scope.now();
+  for (const letter of targets) {
+    if (letter.runId === undefined) continue;
+    const entry: HistoryEntry = { at, type: 'dead-letter.redriven', reason: letter.reason, ...(letter.step === undefined ? {} : { step: letter.step }), ...(by === undefined ? {} : { by }) };
+    // The message is back on its queue whatever happens here: a run that cannot be noted is only logged by the caller's error.
+    await scope.note(letter.runId, entry);
+  }
+  return moved;
 }
 
 function checkQueue(queue: unknown, call: string): string {

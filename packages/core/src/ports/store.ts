@@ -83,7 +83,8 @@ export type RunEventType =
   | 'run.cancelled'
   | 'run.redriven'
   | 'run.migrated'
-  | 'run.parked';
+  | 'run.parked'
+  | 'dead-letter.redriven';
 /** One entry of a run's history, as the store keeps it. */
 export interface HistoryEntry {
   readonly at: number;
@@ -95,9 +96,9 @@ export interface HistoryEntry {
   readonly delayMs?: number;
   readonly dueAt?: number;
   readonly error?: SerializedError;
-  /** For `run.cancelling` / `run.cancelled`: the reason given to `cancel()`, if any. */
+  /** For `run.cancelling` / `run.cancelled`: the reason given to `cancel()`, if any; for `dead-letter.redriven`: why the message had been dead-lettered. */
   readonly reason?: string;
-  /** For `run.cancelling`, `run.cancelled` and `run.redriven`: who or what asked (`CancelOptions.by`), if given. */
+  /** For `run.cancelling`, `run.cancelled`, `run.redriven` and `dead-letter.redriven`: who or what asked (`CancelOptions.by`), if given. */
   readonly by?: string;
   /** For `run.migrated`: the chain version the run was on, and the version it continues on. */
   readonly fromVersion?: number;

@@ -386,6 +386,23 @@ export class RunEngine {
   }
 
   /**
+   * Adds `entry` to run `runId`'s history without changing where the run stands (an operator's
+   * action on something other than the run itself, such as a dead letter of it sent back).
+   * Resolves `false` for an unknown run.
+   */
+  note(runId: string, entry: HistoryEntry): Promise<boolean> {
+    return this.withLock(runId, async () => {
+      for (let i = 0; i < MAX_CONFLICT_RETRIES; i++) {
+        const record = await this.store.load(runId);
+        if (!record) return false;
+        const noted: RunRecord = { ...record, version: record.version + 1, updatedAt: Math.max(record.updatedAt, entry.at) };
+        if ((await this.commit({ record: noted, expectedVersion: record.version, history: [entry], outbox: [] }, undefined)).ok) return true;
+      }
+      throw new TaskchartError(`run "${runId}": gave up recording ${entry.type} after ${MAX_CONFLICT_RETRIES} version conflicts`);
+    });
+  }
+
+  /**
    * Re-drives parked `record` on the definition loaded now for its version (or migrated to the
    * newest): re-dispatches the invocation it stood at. Rejects with `RuntimeStateError` when the
    * loaded definitions cannot continue it either; resolves `undefined` on a version conflict.

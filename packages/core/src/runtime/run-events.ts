@@ -46,6 +46,8 @@ export type RunCancelledEvent = EventBase<'run.cancelled'> & { readonly reason?:
 export type RunRedrivenEvent = EventBase<'run.redriven'> & { readonly step?: string } & ActedBy;
 /** A run of an older chain version was migrated (its `migrate` functions) and continues on `toVersion`. */
 export type RunMigratedEvent = EventBase<'run.migrated'> & { readonly step?: string; readonly fromVersion: number; readonly toVersion: number };
+/** A dead-lettered message of the run (of `step`, for a task message) was sent back to its queue (`redriveDeadLetters`); `reason` is why it had been dead-lettered. */
+export type DeadLetterRedrivenEvent = EventBase<'dead-letter.redriven'> & { readonly step?: string; readonly reason: string } & ActedBy;
 export type RunParkedEvent = EventBase<'run.parked'> & { readonly step?: string; readonly error: SerializedError };
 
 export type RunEvent =
@@ -66,7 +68,8 @@ export type RunEvent =
   | RunCancelledEvent
   | RunRedrivenEvent
   | RunMigratedEvent
-  | RunParkedEvent;
+  | RunParkedEvent
+  | DeadLetterRedrivenEvent;
 
 /** The event of `type`. */
 export type RunEventOf<T extends RunEventType> = Extract<RunEvent, { type: T }>;
@@ -95,6 +98,8 @@ export function toRunEvent(stored: StoredEvent, output?: { value: unknown }): Ru
     case 'run.cancelling':
     case 'run.cancelled':
       return { type: entry.type, ...base, ...(entry.reason === undefined ? {} : { reason: entry.reason }), ...by };
+    case 'dead-letter.redriven':
+      return { type: entry.type, ...base, ...(entry.step === undefined ? {} : { step: entry.step }), reason: entry.reason ?? '', ...by };
     case 'run.parked':
       return { type: entry.type, ...base, ...(entry.step === undefined ? {} : { step: entry.step }), error: entry.error ?? UNKNOWN_ERROR };
     case 'step.started':

@@ -59,6 +59,7 @@ export async function redriveDeadLetters(ctx: RequestContext): Promise<void> {
   const { queue, ids } = body;
   if (typeof queue !== 'string' || queue.length === 0) throw new InvalidOptionError(`${owner}: queue`, 'is required: the queue the messages were dead-lettered from');
   if (ids !== undefined && !(Array.isArray(ids) && ids.every((id) => typeof id === 'string'))) throw new InvalidOptionError(`${owner}: ids`, 'must be an array of message ids');
-  const moved = await ctx.options.client.redriveDeadLetters({ queue, ...(ids === undefined ? {} : { ids }) });
+  const by = await actorOf(ctx);
+  const moved = await ctx.options.client.redriveDeadLetters({ queue, ...(ids === undefined ? {} : { ids }), by });
   sendJson(ctx.res, 200, { moved });
 }

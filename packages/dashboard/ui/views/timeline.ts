@@ -22,6 +22,7 @@ const TITLES: Readonly<Record<string, string>> = {
   'run.redriven': 'Run re-driven',
   'run.migrated': 'Run migrated',
   'run.parked': 'Run parked',
+  'dead-letter.redriven': 'Dead letter sent back',
 };
 
 /** The colour family of an entry: good, bad, waiting, undo, neutral. */
@@ -61,7 +62,7 @@ function entryView(entry: HistoryEntry, start: number): HTMLLIElement {
       'div',
       { class: 'what' },
       h('div', { class: 'headline' }, h('span', { class: 'type' }, TITLES[entry.type] ?? entry.type), ...details),
-      entry.reason !== undefined ? h('div', { class: 'reason' }, `Reason: ${entry.reason}`) : null,
+      entry.reason !== undefined ? h('div', { class: 'reason' }, `${entry.type === 'dead-letter.redriven' ? 'It had been dead-lettered because' : 'Reason'}: ${entry.reason}`) : null,
       error,
     ),
   );
