@@ -3,6 +3,7 @@
  * machine recorded in the store (so a run can be drawn without the chain's code), where a run's
  * machine stands (`RunInfo.state`), and who cancelled or re-drove a run (`by`). On a manual clock.
  */
+import { hostname } from 'node:os';
 import { chain, createClient, InvalidOptionError, machineConfig, task, type TaskContext } from '@taskchart/core';
 import { memoryBroker } from '@taskchart/broker-memory';
 import { sqliteStore } from '@taskchart/store-sqlite';
@@ -79,6 +80,13 @@ describe('run state and who acted', () => {
     release[0]?.();
     await h.drive(async () => (await runtime.getRun(run.id))?.status === 'compensated');
     expect((await runtime.getRun(run.id))?.state).toBe('compensated');
+    // Each attempt's outcome names the worker that ran it (this process).
+    const outcomes = (await runtime.getRun(run.id))?.history.filter((e) => /^(step|compensation)\.(completed|failed)$/.test(e.type));
+    expect(outcomes?.map((e) => [e.type, e.worker])).toEqual([
+      ['step.completed', `${hostname()}:${process.pid}`],
+      ['step.failed', `${hostname()}:${process.pid}`],
+      ['compensation.completed', `${hostname()}:${process.pid}`],
+    ]);
 
     fix();
     const redriven = await runtime.retry(run.id, { from: 'start', by: 'dashboard:ana' });

@@ -42,6 +42,7 @@ export function describeEntry(entry: HistoryEntry | RunEvent): string {
   if (error && typeof error === 'object') parts.push(`${typeof error.name === 'string' ? error.name : 'Error'}: ${typeof error.message === 'string' ? error.message : ''}`);
   if (typeof e['reason'] === 'string') parts.push(`reason: ${e['reason']}`);
   if (typeof e['by'] === 'string') parts.push(`by ${e['by']}`);
+  if (typeof e['worker'] === 'string') parts.push(`on ${e['worker']}`);
   return parts.join('  ');
 }
 

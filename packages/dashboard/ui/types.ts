@@ -31,6 +31,8 @@ export interface HistoryEntry {
   readonly fromVersion?: number;
   readonly toVersion?: number;
   readonly by?: string;
+  /** The worker that ran the attempt (`<hostname>:<pid>`), on an attempt's outcome. */
+  readonly worker?: string;
 }
 
 export interface RunSummary {

@@ -100,6 +100,8 @@ export interface HistoryEntry {
   readonly reason?: string;
   /** For `run.cancelling`, `run.cancelled`, `run.redriven` and `dead-letter.redriven`: who or what asked (`CancelOptions.by`), if given. */
   readonly by?: string;
+  /** For an attempt's outcome (`step.completed`, `step.failed`, `compensation.*`): the worker that ran it, `<hostname>:<pid>`. */
+  readonly worker?: string;
   /** For `run.migrated`: the chain version the run was on, and the version it continues on. */
   readonly fromVersion?: number;
   readonly toVersion?: number;

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import type { AnyMachineSnapshot } from 'xstate';
 import type { AnyChain } from '../chain.js';
 import type { Clock } from '../clock.js';
@@ -308,7 +309,7 @@ export class RunEngine {
           }
           return 'ignored';
         }
-        const result = await this.commitDecision(decision, loaded.record.version);
+        const result = await this.commitDecision(isAttemptOutcome(event) ? withWorker(decision) : decision, loaded.record.version);
         if (result.ok) return 'applied';
         this.forget(runId);
         fresh = true;
@@ -474,4 +475,16 @@ function messageOf(error: unknown): string {
 /** `entry` marked with who asked for it, when known. */
 function signed<E extends HistoryEntry>(entry: E, by: string | undefined): E {
   return by === undefined ? entry : { ...entry, by };
+}
+
+/** This process, as the history names the worker that ran an attempt: `<hostname>:<pid>`. */
+const WORKER = `${hostname()}:${process.pid}`;
+
+/** Whether `event` is the outcome of a task or compensation attempt (this process ran it). */
+const isAttemptOutcome = (event: ChainEvent) => event.type.startsWith('xstate.done.actor.') || event.type.startsWith('xstate.error.actor.');
+
+/** `decision` with the attempt's outcome entries naming this process as the worker that ran it. */
+function withWorker(decision: Decision): Decision {
+  const outcome = (type: string) => type === 'step.completed' || type === 'step.failed' || type === 'compensation.completed' || type === 'compensation.failed';
+  return { ...decision, history: decision.history.map((h) => (outcome(h.type) ? { ...h, worker: WORKER } : h)) };
 }

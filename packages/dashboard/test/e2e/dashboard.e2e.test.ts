@@ -5,7 +5,7 @@
  * cancelled; the built UI served by `startDashboard`. Screenshots go to .tmp/artifacts/dashboard/.
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chain, createRuntime, NonRetryableError, task, type Runtime } from '@taskchart/core';
@@ -262,6 +262,8 @@ describe.skipIf(missing && !required)('dashboard in headless Chromium', { timeou
     await poll(() => page.getByTestId('run-status').getAttribute('data-status')).toBe('completed');
     await poll(activeStates).toEqual(['completed']);
     expect(await page.locator('[data-testid="timeline-entry"][data-type="run.completed"]').count()).toBe(1);
+    // The timeline says which worker ran the step (this process: the runtime runs in the test).
+    expect(await page.locator('[data-testid="timeline-entry"][data-type="step.completed"] [data-testid="timeline-worker"]').last().textContent()).toBe(`on ${hostname()}:${process.pid}`);
     await shot('07-run-live-after');
   });
 

@@ -45,6 +45,7 @@ function entryView(entry: HistoryEntry, start: number): HTMLLIElement {
   if (entry.type === 'run.scheduled' && entry.dueAt !== undefined) details.push(h('span', { class: 'pill' }, `starts ${dateTime(entry.dueAt)}`));
   if (entry.type === 'run.migrated') details.push(h('span', { class: 'pill' }, `v${entry.fromVersion ?? '?'} → v${entry.toVersion ?? '?'}`));
   if (entry.by !== undefined) details.push(h('span', { class: 'by', 'data-testid': 'timeline-by' }, `by ${entry.by}`));
+  if (entry.worker !== undefined) details.push(h('span', { class: 'by', 'data-testid': 'timeline-worker', title: 'the worker that ran this attempt' }, `on ${entry.worker}`));
   const error = entry.error
     ? h(
         'div',
