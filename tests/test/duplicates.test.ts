@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import { chain, task, type Broker, type RunInfo } from '@taskchart/core';
 import { parseMessage } from '@taskchart/core/adapter';
 import { settle } from '@taskchart/core/testing';
@@ -26,7 +27,10 @@ function recording(published: string[]): (broker: MemoryBroker) => Broker {
   });
 }
 
-describe('duplicate deliveries in one process', () => {
+describe.each([
+  ['through the broker', false],
+  ['run here at once (eager dispatch)', true],
+])('duplicate deliveries in one process, a step %s', (_how, eager) => {
   it('a copy of a step that is running here waits for it, then is dropped: the step runs once', async () => {
     let executions = 0;
     let release!: () => void;
@@ -39,17 +43,22 @@ describe('duplicate deliveries in one process', () => {
     const after = task('after', (x: number) => x * 10);
     const c = chain('dup', slow, after);
     const published: string[] = [];
-    h = await harness([c], {}, recording(published));
+    h = await harness([c], { eagerDispatch: eager }, recording(published));
     const run = await h.runtime.run(c, 1, { id: 'dup-1' });
     await settle(10);
     expect(executions).toBe(1);
 
-    // The same message again (as a broker redelivery racing an outbox republish would bring it).
-    const first = published.find((b) => {
+    const isSlowTask = (b: string) => {
       const parsed = parseMessage(b);
       return parsed.ok && parsed.message.kind === 'task' && parsed.message.step === 'slow';
-    });
+    };
+    // The step's message: published, or (run here) never published and kept in the outbox until
+    // its outcome is committed, the safety net a crash falls back on.
+    const outbox = outboxBodies(h.dbPath);
+    const first = eager ? outbox.find(isSlowTask) : published.find(isSlowTask);
+    expect(published.some(isSlowTask)).toBe(!eager);
     expect(first).toBeDefined();
+    // The same message again (as a broker redelivery racing an outbox republish would bring it).
     await h.broker.publish('taskchart', first ?? '');
     await h.broker.publish('taskchart', first ?? '');
     await settle(10);
@@ -61,5 +70,17 @@ describe('duplicate deliveries in one process', () => {
     expect(executions).toBe(1);
     const history = (await h.runtime.getRun(run.id))?.history ?? [];
     expect(history.filter((e) => e.type === 'step.completed').map((e) => e.step)).toEqual(['slow', 'after']);
+    await h.runtime.close();
+    expect(outboxBodies(h.dbPath)).toEqual([]);
   });
 });
+
+/** The bodies of the outbox entries in the store file, read over a connection of its own. */
+function outboxBodies(dbPath: string): string[] {
+  const db = new Database(dbPath, { readonly: true });
+  try {
+    return db.prepare('SELECT body FROM taskchart_outbox ORDER BY id').pluck().all() as string[];
+  } finally {
+    db.close();
+  }
+}

@@ -82,20 +82,33 @@ export class AmqpBroker implements Broker {
     const properties: Options.Publish = { persistent: true, messageId: fitShortstr(options.deduplicationId ?? randomUUID()), headers };
     const fullQueue = this.options.queuePrefix + queue;
     const content = Buffer.from(body, 'utf8');
-    const nameBytes = Buffer.byteLength(fullQueue, 'utf8');
     // Checked before anything is sent: amqplib would throw half-way through the publish, or the
     // server close the channel, failing the other publishes in flight with it.
-    const reason =
-      nameBytes > MAX_SHORTSTR_BYTES
-        ? `the queue name "${fullQueue.slice(0, 40)}…" is ${nameBytes} bytes long with its prefix, over AMQP's limit of ${MAX_SHORTSTR_BYTES} bytes`
-        : refusalReason(content, properties, this.options.maxMessageBytes);
-    if (reason !== undefined) throw new MessageRefusedError(this.name, queue, reason);
+    const refused = this.refused(queue, content, properties);
+    if (refused) throw refused;
     try {
       await this.track(this.send(fullQueue, content, properties, delayMs > 0 ? Date.now() + delayMs : undefined));
     } catch (error) {
       if (error instanceof MessageRefusal) throw new MessageRefusedError(this.name, queue, error.reason);
       throw error;
     }
+  }
+
+  /** The refusal a publish of `body` to `queue` meets for certain (see `Broker.refusal`), without sending it. */
+  refusal(queue: string, body: string, options: PublishOptions = {}): MessageRefusedError | undefined {
+    const properties: Options.Publish = { persistent: true, messageId: fitShortstr(options.deduplicationId ?? randomUUID()), headers: { ...options.headers } };
+    return this.refused(queue, Buffer.from(body, 'utf8'), properties);
+  }
+
+  /** Why AMQP can never carry `content` with `properties` to `queue` (its name, size, header frame). */
+  private refused(queue: string, content: Buffer, properties: Options.Publish): MessageRefusedError | undefined {
+    const fullQueue = this.options.queuePrefix + queue;
+    const nameBytes = Buffer.byteLength(fullQueue, 'utf8');
+    const reason =
+      nameBytes > MAX_SHORTSTR_BYTES
+        ? `the queue name "${fullQueue.slice(0, 40)}…" is ${nameBytes} bytes long with its prefix, over AMQP's limit of ${MAX_SHORTSTR_BYTES} bytes`
+        : refusalReason(content, properties, this.options.maxMessageBytes);
+    return reason === undefined ? undefined : new MessageRefusedError(this.name, queue, reason);
   }
 
   /**

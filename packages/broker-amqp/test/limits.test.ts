@@ -74,6 +74,14 @@ describe('amqp limits', () => {
     expect(got.map((d) => d.body)).toEqual(['after']);
   });
 
+  it('names the refusal a publish would meet without sending it (refusal()), and none for a message it carries', async () => {
+    const { broker } = setup({ maxMessageBytes: 1024 });
+    expect(broker.refusal?.('work', 'x'.repeat(2_000))).toBeInstanceOf(MessageRefusedError);
+    expect(broker.refusal?.('work', 'x'.repeat(2_000))?.message).toMatch(/2000 bytes.*1024/);
+    expect(broker.refusal?.('work', 'a', { headers: { ['k'.repeat(256)]: 'v' } })).toBeInstanceOf(MessageRefusedError);
+    expect(broker.refusal?.('work', 'small', { headers: { a: 'b' }, deduplicationId: 'r'.repeat(300) })).toBeUndefined();
+  });
+
   it('refuses a header name over 255 bytes and headers over one frame, and the next publish goes through', { timeout: 20_000 }, async () => {
     const { broker } = setup();
     const got = await collect(broker, 'work');

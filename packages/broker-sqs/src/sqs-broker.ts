@@ -180,6 +180,19 @@ export class SqsBroker implements Broker {
     }
   }
 
+  /** The refusal a publish of `body` to `queue` meets for certain (see `Broker.refusal`): its queue name, size or characters. */
+  refusal(queue: string, body: string, options: PublishOptions = {}): MessageRefusedError | undefined {
+    const named = this.nameRefusal(queue);
+    if (named) return named;
+    try {
+      this.outgoing(this.directory.name(queue), { body, headers: options.headers, dueAt: undefined, groupId: options.groupId, deduplicationId: options.deduplicationId, enforceLimit: true });
+      return undefined;
+    } catch (error) {
+      if (error instanceof MessageRefusedError) return error;
+      throw error;
+    }
+  }
+
   /** A queue name SQS refuses is fixed by the chain's definition: no publish to it can ever succeed. */
   private nameRefusal(queue: string): MessageRefusedError | undefined {
     try {

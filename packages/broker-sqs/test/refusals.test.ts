@@ -132,6 +132,14 @@ describe('sqs: permanent refusals are MessageRefusedError', () => {
     expect(error.message).toContain('header "AWS.trace" is not a valid SQS message attribute name');
   });
 
+  it('names the refusal a publish would meet without sending it (refusal()), and none for a message it carries', () => {
+    const broker = open();
+    expect(broker.refusal?.('work', wire({ report: 'r'.repeat(300_000) }))).toBeInstanceOf(MessageTooLargeError);
+    expect(broker.refusal?.('work', 'bad \uffff')?.message).toContain('U+FFFF');
+    expect(broker.refusal?.('q'.repeat(90), 'x')?.message).toMatch(/up to 80 characters/);
+    expect(broker.refusal?.('work', 'fine', { headers: { 'x-trace': 't' } })).toBeUndefined();
+  });
+
   it('refuses a queue name SQS would never take', async () => {
     const broker = open();
     const error = await refusedThenGood(broker, () => broker.publish('q'.repeat(90), 'x'));

@@ -16,6 +16,8 @@ export const planArb: fc.Arbitrary<FaultPlan> = fc.record({
   throttle: fc.option(fc.record({ from: fc.integer({ min: 1, max: 12 }), count: fc.integer({ min: 1, max: 6 }) }), { nil: undefined }),
   duplicates: fc.array(fc.integer({ min: 1, max: 15 }), { maxLength: 4 }),
   extraDelays: fc.array(fc.integer({ min: 0, max: 3000 }), { maxLength: 4 }),
+  // Both paths of a step: run here at once (its outbox entry the safety net), or through the broker.
+  eager: fc.boolean(),
 });
 
 /** Permanent broker refusals: the step messages of some runs are refused for good, in every life. */

@@ -25,6 +25,8 @@ export interface FaultPlan {
   readonly duplicates: readonly number[];
   /** Extra delay per publish (cycled), which reorders deliveries. */
   readonly extraDelays: readonly number[];
+  /** Whether the life runs the steps it commits itself (`eagerDispatch`). @defaultValue true */
+  readonly eager?: boolean;
 }
 
 export class CrashError extends Error {
@@ -122,6 +124,11 @@ export function faultyBroker(inner: Broker, life: Incarnation, options: FaultyBr
       await inner.publish(queue, body, { ...options, delayMs: (options.delayMs ?? 0) + extra });
       if (life.plan.duplicates.includes(n)) await inner.publish(queue, body, { ...options, delayMs: (options.delayMs ?? 0) + extra * 2 + 1 });
       life.maybeCrash('afterPublish');
+    },
+    // The limit a real adapter checks before sending (see Broker.refusal): eager dispatch asks it.
+    refusal(queue: string, body: string, options?: PublishOptions): Error | undefined {
+      if (refuse?.(body)) return new MessageRefusedError(inner.name, queue, 'simulated: the message is over the broker\'s size limit');
+      return inner.refusal?.(queue, body, options);
     },
     consume(queue: string, handler: DeliveryHandler, options?: ConsumeOptions) {
       return inner.consume(

@@ -162,6 +162,7 @@ export async function simulate(scenario: Scenario, backend: SimBackend = memoryB
       random,
       outboxSweep: backend.outboxSweepMs,
       outboxLease: backend.outboxLeaseMs,
+      eagerDispatch: plan.eager ?? true,
       logger: silentLogger,
       onFailure: (r) => {
         current.assertAlive();

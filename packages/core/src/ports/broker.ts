@@ -197,6 +197,15 @@ export interface Broker {
    * One refused message must never stop the adapter from publishing others.
    */
   publish(queue: string, body: string, options?: PublishOptions): Promise<void>;
+  /**
+   * The `MessageRefusedError` a publish of this message would reject with for certain, from the
+   * limits the adapter checks before sending (its size, characters, names), without sending it;
+   * `undefined` when it would be sent. A runtime asks before it runs a step in its own process
+   * instead of publishing it (eager dispatch), so a message the broker can never carry fails its
+   * step the same way whether or not it could have run here. Optional: a broker without it is
+   * taken to carry every message (the memory broker has no limits).
+   */
+  refusal?(queue: string, body: string, options?: PublishOptions): Error | undefined;
   /** Start consuming `queue`; the queue is created if the broker needs that. */
   consume(queue: string, handler: DeliveryHandler, options?: ConsumeOptions): Promise<Consumer>;
   /**

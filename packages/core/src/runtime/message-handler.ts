@@ -66,16 +66,17 @@ function parkedReason(record: RunRecord): string {
 /**
  * Handles one delivery from a task queue: validates it (dead-lettering what cannot be handled,
  * with the reason), runs the step, applies its outcome to the run, and acks only after the
- * transition is committed. Never throws.
+ * transition is committed. Never throws. `fromOutbox`: the delivery is an outbox entry this
+ * process committed (eager dispatch), not a broker message: its signature is not checked.
  */
-export async function handleDelivery(queue: string, delivery: Delivery, deps: HandlerDeps): Promise<void> {
+export async function handleDelivery(queue: string, delivery: Delivery, deps: HandlerDeps, fromOutbox = false): Promise<void> {
   const { logger } = deps;
   const deadLetter = async (reason: string) => {
     logger.warn(`dead-lettered a message: ${reason}`);
     await delivery.deadLetter(reason);
   };
   try {
-    if (deps.signingKey) {
+    if (deps.signingKey && !fromOutbox) {
       const problem = verifySignature(delivery.body, delivery.headers, deps.signingKey);
       if (problem) return await deadLetter(problem);
     }

@@ -3,6 +3,7 @@ import { sign, SIGNATURE_HEADER } from '../messages.js';
 import type { Broker, PublishOptions } from '../ports/broker.js';
 import type { Claimant, OutboxEntry, Store } from '../ports/store.js';
 import { Batcher } from './batcher.js';
+import type { EagerSettle } from './eager-dispatch.js';
 import type { FailureReport } from './failure-report.js';
 import { outageDelay } from './outage-backoff.js';
 import { isRefusal } from './refusal.js';
@@ -52,6 +53,11 @@ export class OutboxRelay {
   private sweepTimer: TimerHandle | undefined;
   private sweeping: Promise<void> | undefined;
   private stopped = false;
+  /** Runs an entry in this process instead of publishing it (eager dispatch); `undefined`: not taken. */
+  private eager: ((entry: OutboxEntry, settle: EagerSettle, carried: () => boolean) => Promise<void> | undefined) | undefined;
+  /** Entries held by eager steps running here: their claims are renewed until they settle. */
+  private readonly held = new Set<number>();
+  private renewTimer: TimerHandle | undefined;
   /** Whether this relay calls failure hooks (and so claims failure reports). */
   readonly hooks: boolean;
 
@@ -69,13 +75,20 @@ export class OutboxRelay {
     return { owner, now: clock.now(), leaseMs, hooks: this.hooks };
   }
 
+  /** Lets `take` run entries in this process instead of publishing them (see `EagerDispatch`). */
+  setEager(take: (entry: OutboxEntry, settle: EagerSettle, carried: () => boolean) => Promise<void> | undefined): void {
+    this.eager = take;
+  }
+
   /** Publishes `entries` now (this relay claimed them: it just committed them, or a sweep took them). */
   publish(entries: readonly OutboxEntry[]): void {
     for (const entry of entries) {
       if (this.inFlight.has(entry.id)) continue;
       if (entry.queue === null && !this.hooks) continue; // Never ours to call: left for a process with the hook.
       this.inFlight.add(entry.id);
-      const p = this.deliver(entry).finally(() => {
+      const eager = this.eager?.(entry, this.settleOf(entry), () => this.carries(entry));
+      if (eager) this.hold(entry.id);
+      const p = (eager ?? this.deliver(entry)).finally(() => {
         this.inFlight.delete(entry.id);
         this.active.delete(p);
       });
@@ -83,12 +96,63 @@ export class OutboxRelay {
     }
   }
 
+  /** How an eager step settles `entry`: deleted once its outcome is committed, or published after all. */
+  private settleOf(entry: OutboxEntry): EagerSettle {
+    return {
+      done: async () => {
+        this.held.delete(entry.id);
+        try {
+          await this.deletes.submit(entry.id);
+        } catch (error) {
+          // Kept: once its claim runs out it is published, and found stale (the run moved on).
+          this.options.logger.warn('could not delete the outbox entry of a step run here', { runId: entry.runId, error: String(error) });
+        }
+      },
+      handOver: (delayMs) => {
+        this.held.delete(entry.id);
+        return this.deliver(delayMs === undefined ? entry : { ...entry, options: { ...entry.options, delayMs } });
+      },
+    };
+  }
+
+  /**
+   * Keeps the claim on `id` while an eager step runs: every half lease, the claims on every held
+   * entry are extended by a lease, so no other process publishes the entry of a long step.
+   */
+  private hold(id: number): void {
+    this.held.add(id);
+    if (this.renewTimer !== undefined) return;
+    const { clock, leaseMs } = this.options;
+    const renew = () => {
+      this.renewTimer = undefined;
+      if (this.held.size === 0) return;
+      const { store, owner } = this.options;
+      store.deferOutbox(owner, [...this.held], clock.now() + leaseMs).catch((error: unknown) => {
+        this.options.logger.warn('could not renew the claims of steps running here; another process may run them too once the claims run out', { error: String(error) });
+      });
+      this.renewTimer = clock.setTimeout(renew, leaseMs / 2);
+    };
+    this.renewTimer = clock.setTimeout(renew, leaseMs / 2);
+  }
+
   /** Publishes a message that is not in the outbox (the re-delayed hop of an early timer). */
   async send(runId: string, queue: string, body: string, options: PublishOptions): Promise<void> {
+    await this.options.broker.publish(queue, body, this.outgoing(runId, body, options));
+  }
+
+  /** What `body` is published with: the delay capped to the broker's, the run id and signature headers. */
+  private outgoing(runId: string, body: string, options: PublishOptions): PublishOptions {
     const { broker, signingKey } = this.options;
     const delayMs = Math.min(options.delayMs ?? 0, broker.capabilities.maxDelayMs);
     const headers = { ...options.headers, 'x-taskchart-run': runId, ...(signingKey ? { [SIGNATURE_HEADER]: sign(body, signingKey) } : {}) };
-    await broker.publish(queue, body, { ...options, delayMs, headers });
+    return { ...options, delayMs, headers };
+  }
+
+  /** Whether the broker would carry `entry` (no refusal it knows of before sending): an eager step runs only then. */
+  private carries(entry: OutboxEntry): boolean {
+    const { broker } = this.options;
+    if (!broker.refusal || entry.queue === null) return true;
+    return broker.refusal(entry.queue, entry.body, this.outgoing(entry.runId, entry.body, entry.options ?? {})) === undefined;
   }
 
   private async deliver(entry: OutboxEntry): Promise<void> {
@@ -192,5 +256,9 @@ export class OutboxRelay {
     this.retryTimers.clear();
     await this.sweeping;
     await this.idle();
+    // Every eager step has settled: no claim is held any more.
+    this.held.clear();
+    if (this.renewTimer !== undefined) this.options.clock.clearTimeout(this.renewTimer);
+    this.renewTimer = undefined;
   }
 }

@@ -74,6 +74,18 @@ export interface RuntimeOptions extends ClientOptions {
   /** Unacknowledged messages per consumed queue. @defaultValue 32 */
   prefetch?: number;
   /**
+   * Runs a step this runtime commits here at once, without a round trip through the broker, when
+   * its queue is one this runtime consumes and fewer than `prefetch` of that queue's steps are
+   * running here that way (so at most twice `prefetch` steps of a queue run at once: the broker's
+   * deliveries and these). Its committed outbox entry stays claimed until the step's outcome is
+   * committed, so a crash loses nothing: once the claim runs out (`outboxLease`), another process
+   * publishes it. A run tends to stay on the worker that ran its previous step; runs spread across
+   * workers by the broker's deliveries (runs started by a client, steps that found no free slot).
+   * `false`: every step goes through the broker.
+   * @defaultValue true
+   */
+  eagerDispatch?: boolean;
+  /**
    * How often the store's outbox is swept for unpublished entries (left by a crashed process);
    * from 1 ms to 1 day. A failed publish is retried sooner: after 100 ms, doubling up to this
    * period (at most 30 s). @defaultValue '5s'
@@ -119,6 +131,7 @@ export interface CompiledRuntimeOptions extends CompiledClientOptions {
   readonly random: RandomSource;
   readonly queues: readonly string[];
   readonly prefetch: number;
+  readonly eagerDispatch: boolean;
   readonly unknownVersionGraceMs: number;
 }
 
@@ -131,7 +144,7 @@ const consoleLogger: Logger = {
 };
 
 const CLIENT_KEYS = ['broker', 'store', 'chains', 'logger', 'clock', 'signingKey', 'resultPoll', 'plugins'] as const;
-const RUNTIME_KEYS = [...CLIENT_KEYS, 'onFailure', 'random', 'queues', 'prefetch', 'outboxSweep', 'outboxLease', 'unknownVersionGrace'] as const;
+const RUNTIME_KEYS = [...CLIENT_KEYS, 'onFailure', 'random', 'queues', 'prefetch', 'eagerDispatch', 'outboxSweep', 'outboxLease', 'unknownVersionGrace'] as const;
 
 /** Validates what a client and a runtime share; `factory` names the owner in errors. */
 function compileShared(options: ClientOptions, factory: 'createRuntime' | 'createClient', keys: readonly string[]) {
@@ -192,6 +205,8 @@ export function compileRuntimeOptions(options: RuntimeOptions): CompiledRuntimeO
   const plugins = compilePlugins(options.plugins, options.onFailure, 'createRuntime');
   const prefetch = options.prefetch ?? 32;
   if (!Number.isInteger(prefetch) || prefetch < 1) throw new InvalidOptionError(opt('prefetch'), `must be a whole number >= 1, got ${String(prefetch)}`);
+  const eagerDispatch = options.eagerDispatch ?? true;
+  if (typeof eagerDispatch !== 'boolean') throw new InvalidOptionError(opt('eagerDispatch'), `must be true or false, got ${JSON.stringify(eagerDispatch) ?? String(eagerDispatch)}`);
   const defaultQueues = [...new Set(shared.chains.all().flatMap((c) => c.steps.map((s) => s.task.queue)))];
   const queues = options.queues ?? defaultQueues;
   if (!Array.isArray(queues) || !queues.every((q) => typeof q === 'string' && q.length > 0)) throw new InvalidOptionError(opt('queues'), 'must be an array of queue names');
@@ -205,6 +220,7 @@ export function compileRuntimeOptions(options: RuntimeOptions): CompiledRuntimeO
     random: options.random ?? Math.random,
     queues,
     prefetch,
+    eagerDispatch,
     consumes: queues.length > 0,
     outboxSweepMs: parseDuration(options.outboxSweep ?? '5s', opt('outboxSweep'), { allowZero: false, max: PERIOD_MAX_MS }),
     outboxLeaseMs,

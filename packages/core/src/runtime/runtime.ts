@@ -12,6 +12,7 @@ const CANCEL_CHECK_MS = 1000;
 import { RuntimeStateError } from '../errors.js';
 import type { Consumer } from '../ports/broker.js';
 import { ACTIVE_STATUSES, type RunEventType, type RunQuery } from '../ports/store.js';
+import { EagerDispatch } from './eager-dispatch.js';
 import { handleDelivery, type HandlerDeps } from './message-handler.js';
 import type { RunEvent, RunEventOf } from './run-events.js';
 import type { ResultOptions, RunHandle, RunInfo, RunInfoPage } from './run-info.js';
@@ -33,6 +34,8 @@ export class Runtime {
   private readonly client: Client;
   private readonly consumers: Consumer[] = [];
   private readonly attempts: RunningAttempts;
+  /** Runs the steps this process commits here when it can (`eagerDispatch`). */
+  private eager: EagerDispatch | undefined;
   private readonly shutdown = new AbortController();
   /** Aborted as soon as close() begins (before in-flight work drains). */
   private readonly closingSignal = new AbortController();
@@ -97,8 +100,14 @@ export class Runtime {
       unknownVersionGraceMs: o.unknownVersionGraceMs,
     };
     this.client.engine.onCommitted = (record) => this.attempts.committed(record);
+    const eager = o.eagerDispatch ? new EagerDispatch(new Set(o.queues), o.prefetch, (queue, d) => handleDelivery(queue, d, deps, true)) : undefined;
     for (const queue of o.queues) {
       this.consumers.push(await o.broker.consume(queue, (d) => handleDelivery(queue, d, deps), { prefetch: o.prefetch }));
+    }
+    if (eager) {
+      this.eager = eager;
+      this.client.relay.setEager((entry, settle, carried) => eager.take(entry, settle, carried));
+      eager.start();
     }
   }
 
@@ -221,6 +230,7 @@ export class Runtime {
     if (this.storeLost) return;
     this.storeLost = error;
     this.options.logger.error('the store is lost: this runtime stops consuming; restart it on a store that keeps its data', { error: error.message });
+    this.eager?.stop();
     void Promise.allSettled(this.consumers.splice(0).map((c) => c.cancel()));
     this.client.failWaiters(error);
   }
@@ -239,6 +249,7 @@ export class Runtime {
   private async closeOnce(): Promise<void> {
     this.state = 'closing';
     this.closingSignal.abort(new RuntimeStateError('runtime closing'));
+    this.eager?.stop();
     await Promise.allSettled(this.consumers.splice(0).map((c) => c.cancel()));
     if (this.keepAlive) clearInterval(this.keepAlive);
     await this.client.close();
