@@ -42,6 +42,8 @@ function phase(mod: BrokerModule, opts: { chains: number; steps: number; prefetc
 /** The default mode: the no-op workload, the flaky one, or both, in one report. */
 async function throughput(args: BenchArgs, mod: BrokerModule): Promise<void> {
   const base = { steps: args.steps, prefetch: args.prefetch, store: args.store };
+  // Built first: a --steps it cannot use fails before anything runs.
+  const flakyWorkload = args.workload === 'noop' ? undefined : flakySpec(args.steps);
   if (args.warmup > 0) {
     const w = await phase(mod, { ...base, chains: args.warmup });
     console.log(`warm-up: ${w.chains} chains in ${Math.round(w.wallMs)} ms (not counted)`);
@@ -53,9 +55,9 @@ async function throughput(args: BenchArgs, mod: BrokerModule): Promise<void> {
     result = await profiled(args.profile, () => phase(mod, { ...base, chains: args.chains }));
     if (mod.baseline && !args.noBaseline) baseline = await mod.baseline({ chains: args.chains, steps: args.steps });
   }
-  if (args.workload !== 'noop') {
+  if (flakyWorkload) {
     // With both, --profile is the no-op run's: one profile per file.
-    const run = () => phase(mod, { ...base, chains: args.flakyChains, spec: flakySpec(args.steps) });
+    const run = () => phase(mod, { ...base, chains: args.flakyChains, spec: flakyWorkload });
     flaky = args.workload === 'flaky' ? await profiled(args.profile, run) : await run();
   }
   printReport({ broker: args.broker, store: args.store, prefetch: args.prefetch, warmup: args.warmup, machine: machineInfo(), result, flaky, flakyLabel: flakyLabel(args.flakyChains), baseline });

@@ -33,7 +33,7 @@ export interface LatencyResult {
   readonly total: LatencySummary & { readonly meanMs: number };
   /** `run()` call to `run()` resolved (the run durably created and its first message committed). */
   readonly start: LatencySummary;
-  /** Main-thread CPU per run (Linux only). */
+  /** Main-thread CPU over the measured runs, per run: all the thread did meanwhile (an SQS receive loop's polls too). Linux only. */
   readonly mainThreadUsPerRun: number | undefined;
   readonly wallMs: number;
   /** Runs that did not complete, warm-up included. */
@@ -104,7 +104,7 @@ export function printLatency(r: { broker: string; store: string; warmup: number;
     ['latency', `p50 ${ms(x.total.p50Ms)}, p90 ${ms(x.total.p90Ms)}, p99 ${ms(x.total.p99Ms)}, max ${ms(x.total.maxMs)}, mean ${ms(x.total.meanMs)} (run() call -> result() resolved)`],
     ['of which start', `p50 ${ms(x.start.p50Ms)}, p99 ${ms(x.start.p99Ms)} (run() call -> run() resolved: the run durably created)`],
     ...(target ? [['target', `p50 < ${target.p50Ms} ms, p99 < ${target.p99Ms} ms (issue 13): ${met ? 'met' : 'NOT met'}`]] : []),
-    ...(x.mainThreadUsPerRun === undefined ? [] : [['main thread', `${fmt(x.mainThreadUsPerRun)} µs CPU per run`]]),
+    ...(x.mainThreadUsPerRun === undefined ? [] : [['main thread', `${fmt(x.mainThreadUsPerRun)} µs CPU per run (all the thread did meanwhile, background work included)`]]),
     ['wall time', `${fmt(x.wallMs)} ms for ${x.runs} runs`],
     ['failed runs', `${x.failedRuns} (warm-up included)`],
     ['machine', `${r.machine.cpus} x ${r.machine.model}, node ${r.machine.node}, load average ${r.machine.load1}`],
