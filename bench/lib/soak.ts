@@ -44,6 +44,8 @@ export interface SoakRound {
 }
 
 export interface SoakResult {
+  /** RSS before the runtime opened (node, tsx's loader and the modules: the floor). */
+  readonly startRssBytes: number;
   readonly rounds: readonly SoakRound[];
   readonly chains: number;
   readonly steps: number;
@@ -67,6 +69,8 @@ const sizeOf = (path: string): number => {
 };
 
 export async function runSoak(o: SoakOptions): Promise<SoakResult> {
+  forceGc?.();
+  const startRssBytes = process.memoryUsage.rss();
   const session = await BenchSession.open({ spec: noopSpec(o.steps), prefetch: o.prefetch, broker: o.broker, store: o.store });
   const perRound = o.chains * o.steps;
   const total = Math.ceil(o.totalSteps / perRound);
@@ -97,6 +101,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     }
     const file = o.store === 'sqlite' ? session.storeEnv.TCB_SQLITE_FILE : undefined;
     return {
+      startRssBytes,
       rounds,
       chains: o.chains,
       steps: o.steps,
@@ -136,7 +141,7 @@ export function printSoak(r: { broker: string; store: string; warmup: number; pr
   const rows: string[][] = [
     ['workload', `${fmt(last.steps)} steps: ${x.rounds.length} rounds of ${fmt(x.chains)} chains x ${x.steps} no-op steps on one runtime and store (warm-up ${r.warmup} chains first)`],
     ['broker / store', `${r.broker} / ${r.store}, prefetch ${r.prefetch}`],
-    ['RSS', `first round ${mb(first.rssBytes)}, last round ${mb(last.rssBytes)}: ${pct(rssGrowth)} (${after})`],
+    ['RSS', `before the runtime opened ${mb(x.startRssBytes)}; first round ${mb(first.rssBytes)}, last round ${mb(last.rssBytes)}: ${pct(rssGrowth)} (${after})`],
     ['RSS, steadier', `median of the first ${tenthRounds} rounds ${mb(tenth.first)}, of the last ${tenthRounds} ${mb(tenth.last)}: ${pct(tenthGrowth)}`],
     ['peak RSS', `${mb(peak)} (sampled every 50 ms during the rounds)`],
     ['heap used', `first round ${mb(first.heapUsedBytes)}, last round ${mb(last.heapUsedBytes)}: ${pct(heapGrowth)} (V8 heap held: ${mb(first.heapTotalBytes)}, then ${mb(last.heapTotalBytes)})`],
@@ -158,6 +163,7 @@ export function printSoak(r: { broker: string; store: string; warmup: number; pr
     warmup: r.warmup,
     prefetch: r.prefetch,
     gc: x.gc,
+    startRssMb: round(x.startRssBytes / 2 ** 20),
     firstRssMb: round(first.rssBytes / 2 ** 20),
     lastRssMb: round(last.rssBytes / 2 ** 20),
     rssGrowthPct: round(rssGrowth),
