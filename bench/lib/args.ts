@@ -1,3 +1,6 @@
+/** Which throughput workloads the default mode runs, in this order. */
+export type WorkloadChoice = 'noop' | 'flaky' | 'both';
+
 /** Command-line options of `bench/run.ts`. */
 export interface BenchArgs {
   readonly broker: string;
@@ -16,10 +19,22 @@ export interface BenchArgs {
    * (a client in this process) starting the chains. Unset: one runtime in this process.
    */
   readonly workers: readonly number[] | undefined;
+  /** Default mode: the no-op workload, the flaky one, or both (no-op first). */
+  readonly workload: WorkloadChoice;
+  /** Chains of the flaky workload. */
+  readonly flakyChains: number;
+  /** Latency mode: one chain at a time, `runs` of them after `warmup`. */
+  readonly latency: boolean;
+  readonly runs: number;
+  /** Soak mode: the no-op workload in rounds of `chains` on one runtime until this many steps. */
+  readonly soak: number | undefined;
 }
 
 const USAGE =
-  'usage: bench/run.ts [--broker memory|amqp|sqs] [--store sqlite|postgres] [--workers 1,2,4] [--chains 2000] [--steps 4] [--warmup 200] [--prefetch 64] [--no-baseline] [--profile out.cpuprofile]';
+  'usage: bench/run.ts [--broker memory|amqp|sqs] [--store sqlite|postgres] [--workload noop|flaky|both] [--chains 2000] [--flaky-chains 500] [--steps 4] [--warmup 200] [--prefetch 64] [--no-baseline] [--profile out.cpuprofile]\n' +
+  '       bench/run.ts --workers 1,2,4 [...]      (scale-out: worker processes)\n' +
+  '       bench/run.ts --latency [--runs 300] [...] (idle latency: one chain at a time)\n' +
+  '       bench/run.ts --soak 1000000 [...]       (RSS over rounds of --chains on one runtime; run node with --expose-gc)';
 
 function positiveInt(name: string, raw: string | undefined, min: number): number {
   const n = Number(raw);
@@ -30,6 +45,7 @@ function positiveInt(name: string, raw: string | undefined, min: number): number
 export function parseArgs(argv: readonly string[]): BenchArgs {
   const values = new Map<string, string>();
   let noBaseline = false;
+  let latency = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? '';
     if (arg === '--help' || arg === '-h') {
@@ -40,10 +56,14 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
       noBaseline = true;
       continue;
     }
+    if (arg === '--latency') {
+      latency = true;
+      continue;
+    }
     if (!arg.startsWith('--')) throw new Error(`unexpected argument "${arg}"\n${USAGE}`);
     const eq = arg.indexOf('=');
     const [name, value] = eq > 0 ? [arg.slice(2, eq), arg.slice(eq + 1)] : [arg.slice(2), argv[++i]];
-    if (!['broker', 'store', 'workers', 'chains', 'steps', 'warmup', 'prefetch', 'profile'].includes(name)) throw new Error(`unknown option --${name}\n${USAGE}`);
+    if (!['broker', 'store', 'workers', 'workload', 'chains', 'flaky-chains', 'steps', 'warmup', 'prefetch', 'profile', 'runs', 'soak'].includes(name)) throw new Error(`unknown option --${name}\n${USAGE}`);
     if (value === undefined) throw new Error(`--${name} needs a value\n${USAGE}`);
     values.set(name, value);
   }
@@ -55,6 +75,15 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
   const workers = workersArg === undefined ? undefined : workersArg.split(',').map((w) => positiveInt('workers', w.trim(), 1));
   if (workers && broker === 'memory') throw new Error(`--workers runs worker processes: it needs a broker they share (amqp, sqs), not memory\n${USAGE}`);
   if (workers && values.has('profile')) throw new Error(`--profile profiles this process: it does not go with --workers\n${USAGE}`);
+  const workload = values.get('workload') ?? 'both';
+  if (workload !== 'noop' && workload !== 'flaky' && workload !== 'both') throw new Error(`--workload must be noop, flaky or both, got "${workload}"\n${USAGE}`);
+  const soakArg = values.get('soak');
+  const soak = soakArg === undefined ? undefined : positiveInt('soak', soakArg, 1);
+  const modes = [...(workers ? ['--workers'] : []), ...(latency ? ['--latency'] : []), ...(soak === undefined ? [] : ['--soak'])];
+  if (modes.length > 1) throw new Error(`${modes.join(' and ')} are separate modes: choose one\n${USAGE}`);
+  if ((latency || soak !== undefined || workers) && values.has('workload')) throw new Error(`--workload chooses the throughput workloads: it does not go with ${String(modes[0])}\n${USAGE}`);
+  if (soak !== undefined && values.has('profile')) throw new Error(`--profile does not go with --soak (a profile of a million steps is too large to be useful)\n${USAGE}`);
+  if (values.has('runs') && !latency) throw new Error(`--runs is the number of runs of --latency\n${USAGE}`);
   return {
     broker,
     store,
@@ -65,5 +94,10 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     prefetch: positiveInt('prefetch', values.get('prefetch') ?? '64', 1),
     noBaseline,
     profile: values.get('profile'),
+    workload,
+    flakyChains: positiveInt('flaky-chains', values.get('flaky-chains') ?? '500', 1),
+    latency,
+    runs: positiveInt('runs', values.get('runs') ?? '300', 1),
+    soak,
   };
 }

@@ -1,14 +1,30 @@
 import { performance } from 'node:perf_hooks';
-import { chain, createRuntime, task, type Broker, type Chain, type Logger, type Task } from './taskchart.js';
+import { chain, createRuntime, task, type Broker, type Chain, type Logger, type Runtime, type Task } from './taskchart.js';
 import { CountingStore, type StoreStats } from './counting-store.js';
-import { benchStore, type StoreKind } from './stores.js';
+import { benchStore, type BenchStore, type StoreKind } from './stores.js';
 import { RssSampler } from './rss.js';
 import { mainThreadCpuMs } from './thread-cpu.js';
 import { summarise, type LatencySummary } from './stats.js';
 
-/** What every no-op step receives and returns. */
+/** What every benchmark step receives and returns. */
 export interface Payload {
   readonly i: number;
+}
+
+/** Counts task invocations (every attempt, failed ones included). */
+export interface AttemptCounter {
+  n: number;
+}
+
+/** A chain the benchmark runs, and what it takes to measure it. */
+export interface WorkloadSpec {
+  /** How reports name it (`noop`, `flaky`). */
+  readonly name: string;
+  readonly chain: Chain<Payload, Payload>;
+  /** Steps one run completes (failed attempts not counted). */
+  readonly steps: number;
+  /** Incremented by every task attempt of `chain`. */
+  readonly attempts: AttemptCounter;
 }
 
 export interface WorkloadOptions {
@@ -18,11 +34,18 @@ export interface WorkloadOptions {
   readonly broker: Broker;
   /** @defaultValue 'sqlite' */
   readonly store?: StoreKind;
+  /** @defaultValue the no-op chain of `steps` steps */
+  readonly spec?: WorkloadSpec;
 }
 
 export interface WorkloadResult extends LatencySummary {
+  /** `noop` or `flaky`. */
+  readonly workload: string;
   readonly chains: number;
   readonly steps: number;
+  /** Task attempts during the round (failed ones included). */
+  readonly attempts: number;
+  readonly attemptsPerSec: number;
   /** Time to durably start every run (all `runtime.run()` calls resolved). */
   readonly startMs: number;
   readonly startsPerSec: number;
@@ -42,51 +65,93 @@ export interface WorkloadResult extends LatencySummary {
   /** Share of the wall time the event loop was busy (1 = the main thread never waited). */
   readonly eventLoopUtilization: number;
   readonly failedRuns: number;
+  /** Warnings and errors the runtime logged since the session opened. */
   readonly warnings: number;
-  /** What the runtime asked of the store during the whole phase. */
+  /** What the runtime asked of the store since the session opened. */
   readonly store: StoreStats;
 }
 
-/** A chain of `steps` tasks that return their input. */
-export function noopChain(steps: number): Chain<Payload, Payload> {
-  const tasks: Array<Task<Payload, Payload>> = Array.from({ length: steps }, (_, k) => task(`noop${k + 1}`, (x: Payload) => x));
+/** A chain of `steps` tasks that return their input; `attempts` (when given) counts their calls. */
+export function noopChain(steps: number, attempts?: AttemptCounter): Chain<Payload, Payload> {
+  const tasks: Array<Task<Payload, Payload>> = Array.from({ length: steps }, (_, k) =>
+    task(`noop${k + 1}`, (x: Payload) => {
+      if (attempts) attempts.n++;
+      return x;
+    }),
+  );
   const [first, ...rest] = tasks;
   if (!first) throw new Error('a benchmark chain needs at least one step');
   return chain(`bench${steps}`, first, ...rest);
 }
 
+/** The no-op workload: every step returns its input at once. */
+export function noopSpec(steps: number): WorkloadSpec {
+  const attempts: AttemptCounter = { n: 0 };
+  return { name: 'noop', chain: noopChain(steps, attempts), steps, attempts };
+}
+
 /**
- * Starts `chains` runs of a fresh `steps`-step no-op chain on a fresh SQLite file (WAL,
- * synchronous NORMAL: the store's defaults) or Postgres schema, waits for every result, and measures.
+ * One runtime on a fresh store (a SQLite file, WAL, synchronous NORMAL: the store's defaults; or
+ * a Postgres schema) running one workload, in as many rounds as asked: `runWorkload` runs one,
+ * the soak many on the same runtime and store (so what a long-lived worker keeps, it keeps).
  */
-export async function runWorkload(options: WorkloadOptions): Promise<WorkloadResult> {
-  const target = benchStore(options.store ?? 'sqlite');
-  let warnings = 0;
-  const logger: Logger = {
-    warn: () => void warnings++,
-    error: (message, details) => {
-      warnings++;
-      if (warnings <= 5) console.error(`[taskchart] ${message}`, details ?? '');
-    },
-  };
-  const bench = noopChain(options.steps);
-  const store = new CountingStore(target.open());
-  const runtime = createRuntime({ broker: options.broker, store, chains: [bench], prefetch: options.prefetch, logger });
-  try {
-    await runtime.start();
+export class BenchSession {
+  private constructor(
+    readonly spec: WorkloadSpec,
+    readonly runtime: Runtime,
+    private readonly store: CountingStore,
+    private readonly target: BenchStore,
+    private readonly logged: { warnings: number },
+  ) {}
+
+  static async open(options: { spec: WorkloadSpec; prefetch: number; broker: Broker; store?: StoreKind | undefined }): Promise<BenchSession> {
+    const target = benchStore(options.store ?? 'sqlite');
+    const store = new CountingStore(target.open());
+    const logged = { warnings: 0 };
+    const logger: Logger = {
+      warn: () => void logged.warnings++,
+      error: (message, details) => {
+        if (++logged.warnings <= 5) console.error(`[taskchart] ${message}`, details ?? '');
+      },
+    };
+    const runtime = createRuntime({ broker: options.broker, store, chains: [options.spec.chain], prefetch: options.prefetch, logger });
+    const session = new BenchSession(options.spec, runtime, store, target, logged);
+    try {
+      await runtime.start();
+    } catch (error) {
+      await session.close();
+      throw error;
+    }
+    return session;
+  }
+
+  get warnings(): number {
+    return this.logged.warnings;
+  }
+
+  /** The store's file or schema (for the soak's size figure). */
+  get storeEnv(): Readonly<Record<string, string>> {
+    return this.target.env;
+  }
+
+  /** Starts `chains` runs at once (inputs `{ i: 0 }` .. `{ i: chains - 1 }`), waits for every result, and measures. */
+  async round(chains: number): Promise<WorkloadResult> {
+    const { runtime, spec } = this;
+    const steps = spec.steps;
     const rss = new RssSampler(50);
-    const latencies = new Array<number>(options.chains);
+    const latencies = new Array<number>(chains);
     let failedRuns = 0;
+    const attempts0 = spec.attempts.n;
     const cpu0 = process.cpuUsage();
     const elu0 = performance.eventLoopUtilization();
     const main0 = mainThreadCpuMs();
     const t0 = performance.now();
     let started = 0;
     let startedAt = t0;
-    const runs = Array.from({ length: options.chains }, async (_, i) => {
+    const runs = Array.from({ length: chains }, async (_, i) => {
       const begin = performance.now();
-      const run = await runtime.run(bench, { i });
-      if (++started === options.chains) startedAt = performance.now();
+      const run = await runtime.run(spec.chain, { i });
+      if (++started === chains) startedAt = performance.now();
       try {
         await run.result();
       } catch {
@@ -103,27 +168,47 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
     const cpuMs = (cpu.user + cpu.system) / 1000;
     const startMs = startedAt - t0;
     const peakRssBytes = rss.stop();
+    const attempts = spec.attempts.n - attempts0;
     return {
-      chains: options.chains,
-      steps: options.steps,
+      workload: spec.name,
+      chains,
+      steps,
+      attempts,
+      attemptsPerSec: (attempts / wallMs) * 1000,
       startMs,
-      startsPerSec: (options.chains / startMs) * 1000,
+      startsPerSec: (chains / startMs) * 1000,
       wallMs,
-      chainsPerSec: (options.chains / wallMs) * 1000,
-      stepsPerSec: ((options.chains * options.steps) / wallMs) * 1000,
+      chainsPerSec: (chains / wallMs) * 1000,
+      stepsPerSec: ((chains * steps) / wallMs) * 1000,
       ...summarise(latencies),
       peakRssBytes,
       cpuMs,
-      stepsPerCpuSec: ((options.chains * options.steps) / cpuMs) * 1000,
+      stepsPerCpuSec: ((chains * steps) / cpuMs) * 1000,
       eventLoopUtilization: elu.utilization,
       mainThreadCpuMs: mainMs,
-      stepsPerMainThreadCpuSec: mainMs ? ((options.chains * options.steps) / mainMs) * 1000 : undefined,
+      stepsPerMainThreadCpuSec: mainMs ? ((chains * steps) / mainMs) * 1000 : undefined,
       failedRuns,
-      warnings,
-      store: store.stats(),
+      warnings: this.logged.warnings,
+      store: this.store.stats(),
     };
+  }
+
+  /** Closes the runtime (and with it the store), then deletes the file or drops the schema. */
+  async close(): Promise<void> {
+    try {
+      await this.runtime.close();
+    } finally {
+      await this.target.dispose();
+    }
+  }
+}
+
+/** One round of `chains` runs of the workload (default: no-op) on its own runtime and fresh store. */
+export async function runWorkload(options: WorkloadOptions): Promise<WorkloadResult> {
+  const session = await BenchSession.open({ spec: options.spec ?? noopSpec(options.steps), prefetch: options.prefetch, broker: options.broker, store: options.store });
+  try {
+    return await session.round(options.chains);
   } finally {
-    await runtime.close();
-    await target.dispose();
+    await session.close();
   }
 }
