@@ -223,12 +223,16 @@ export class PostgresStore implements Store {
     return this.transaction(async (client) => {
       const results: WriteResult[] = new Array<WriteResult>(writes.length);
       const changes = new Set<string>();
+      const settled: number[] = [];
       for (const i of order) {
         const write = writes[i] as RunWrite;
         const result = await this.applyWrite(client, write, claimant);
         results[i] = result;
         if (result.ok && write.history.length > 0) changes.add(changePayload(write.record.id, write.record.chain));
+        if (result.ok && write.settles) settled.push(...write.settles);
       }
+      // The entries the applied writes settle go in the same transaction, in one statement.
+      if (settled.length > 0) await client.query(this.sql.deleteOutbox, [settled]);
       // Delivered to watchers when (and only if) this transaction commits.
       if (changes.size > 0) await client.query(this.sql.notify, [[...changes]]);
       return results;

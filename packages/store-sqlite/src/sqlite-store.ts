@@ -196,6 +196,7 @@ export class SqliteStore implements Store {
     } else if (this.stmts.updateRun.run({ ...row, expected: write.expectedVersion }).changes === 0) {
       return { ok: false, reason: 'conflict' };
     }
+    if (write.settles) for (const id of write.settles) this.stmts.deleteOutbox.run(id);
     const cursors: string[] = [];
     if (write.history.length > 0) {
       const seq = Number(this.stmts.insertHistory.run(r.id, r.chain, r.updatedAt, JSON.stringify(write.history)).lastInsertRowid);

@@ -368,6 +368,21 @@ export function storeContract(options: StoreContractOptions): void {
         await store.deleteOutbox([]);
         expect((await store.claimOutbox(claimant('b', LEASE_MS), 100)).map((o) => o.id)).toEqual([ids[3], ids[5]]);
       });
+
+      it('deletes the entries a write settles in its transaction, and none when the write does not apply', { timeout }, async () => {
+        const store = await open();
+        const [a, b] = [record({ id: 's1' }), record({ id: 's2' })];
+        const [ra, rb] = await store.commit([write(a, null), write(b, null)], claimant('a', 0));
+        const [ea, eb] = [ok(ra).outbox[0]?.id ?? -1, ok(rb).outbox[0]?.id ?? -1];
+        // The next transition of each run settles its entry: one applies, one loses its compare-and-swap.
+        const next = (r: RunRecord) => record({ id: r.id, version: 2, step: 'b' });
+        const results = await store.commit([{ ...write(next(a), 1), settles: [ea] }, { ...write(next(b), 7), settles: [eb] }], claimant('a', 0));
+        const applied = ok(results[0]);
+        expect(results[1]).toEqual({ ok: false, reason: 'conflict' });
+        const left = (await store.claimOutbox(claimant('b', LEASE_MS), 100)).map((o) => o.id);
+        // s1's settled entry is gone, its new one written; s2's entry is kept (its write did not apply).
+        expect(left).toEqual([eb, ...applied.outbox.map((o) => o.id)].sort((x, y) => x - y));
+      });
     });
 
     describe('last event cursor', () => {

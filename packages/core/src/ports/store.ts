@@ -156,6 +156,12 @@ export interface RunWrite {
   readonly expectedVersion: number | null;
   readonly history: readonly HistoryEntry[];
   readonly outbox: readonly NewOutboxEntry[];
+  /**
+   * Outbox entries this write settles (the message of the step whose outcome it commits, run by
+   * this process without going through the broker): deleted in the write's transaction when the
+   * write applies, left alone when it does not (a conflict). @defaultValue none
+   */
+  readonly settles?: readonly number[];
 }
 
 export type WriteResult =

@@ -11,8 +11,9 @@
  * while the broker's deliveries start new chains: a worker runs at most twice `prefetch` steps of
  * one queue at a time. An entry that finds no free slot is published as usual.
  */
-import type { Delivery } from '../ports/broker.js';
+import type { Delivery, MessageHeaders } from '../ports/broker.js';
 import type { OutboxEntry } from '../ports/store.js';
+import type { FromOutbox } from './message-handler.js';
 
 /** How an eager step's entry is settled: done with (deleted), or handed to the broker after all. */
 export interface EagerSettle {
@@ -20,6 +21,8 @@ export interface EagerSettle {
   done(): Promise<void>;
   /** The entry goes to the broker (published, then deleted), after `delayMs` when given. Never rejects. */
   handOver(delayMs?: number): Promise<void>;
+  /** The commit of the step's outcome deleted the entry (`RunWrite.settles`): `done()` deletes nothing. */
+  settled(): void;
 }
 
 export class EagerDispatch {
@@ -31,7 +34,7 @@ export class EagerDispatch {
     private readonly queues: ReadonlySet<string>,
     private readonly slots: number,
     /** Handles a delivery of `queue` as the worker handles the broker's (never rejects). */
-    private readonly handle: (queue: string, delivery: Delivery) => Promise<void>,
+    private readonly handle: (queue: string, delivery: Delivery, outbox: FromOutbox) => Promise<void>,
   ) {}
 
   /** Starts taking entries (once the worker consumes). */
@@ -46,31 +49,35 @@ export class EagerDispatch {
 
   /**
    * Handles `entry` here when it is a message for a queue this worker consumes, due now, a slot
-   * is free and the broker would carry it (`carried`: a message it refuses fails its step the
-   * same way here as anywhere); resolves once it is settled. `undefined`: not taken (publish it).
+   * is free and the broker would carry it; resolves once it is settled. `undefined`: not taken
+   * (publish it). `prepare` gives the headers it would be published with, or `undefined` when the
+   * broker would refuse it (such a message fails its step the same way here as anywhere).
    */
-  take(entry: OutboxEntry, settle: EagerSettle, carried: () => boolean): Promise<void> | undefined {
+  take(entry: OutboxEntry, settle: EagerSettle, prepare: () => MessageHeaders | undefined): Promise<void> | undefined {
     const queue = entry.queue;
     if (!this.open || queue === null || !this.queues.has(queue) || (entry.options?.delayMs ?? 0) > 0) return undefined;
     const running = this.running.get(queue) ?? 0;
-    if (running >= this.slots || !carried()) return undefined;
+    if (running >= this.slots) return undefined;
+    const headers = prepare();
+    if (!headers) return undefined;
     this.running.set(queue, running + 1);
-    return this.handle(queue, eagerDelivery(entry, settle)).finally(() => {
+    return this.handle(queue, eagerDelivery(entry, headers, settle), { id: entry.id, settled: () => settle.settled() }).finally(() => {
       this.running.set(queue, (this.running.get(queue) ?? 1) - 1);
     });
   }
 }
 
 /**
- * The delivery an eager step is handled as: ack deletes the entry; a nack or a dead letter hands
+ * The delivery an eager step is handled as, with the headers it would have been published with
+ * (the plugins', the run id, the signature): ack deletes the entry; a nack or a dead letter hands
  * it to the broker (a dead letter is decided again by whichever consumer receives it, and goes to
  * the dead-letter queue from there, with its reason).
  */
-function eagerDelivery(entry: OutboxEntry, settle: EagerSettle): Delivery {
+function eagerDelivery(entry: OutboxEntry, headers: MessageHeaders, settle: EagerSettle): Delivery {
   return {
     id: `outbox:${entry.id}`,
     body: entry.body,
-    headers: entry.options?.headers ?? {},
+    headers,
     redeliveries: 0,
     ack: () => settle.done(),
     nack: (options) => settle.handOver(options?.delayMs),

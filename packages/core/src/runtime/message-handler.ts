@@ -64,19 +64,28 @@ function parkedReason(record: RunRecord): string {
 }
 
 /**
+ * A delivery that is an outbox entry this process committed and runs itself (eager dispatch),
+ * not a broker message: its signature is not checked, and the commit of the step's outcome
+ * deletes the entry (`settled()` is then called, so the ack deletes nothing).
+ */
+export interface FromOutbox {
+  readonly id: number;
+  settled(): void;
+}
+
+/**
  * Handles one delivery from a task queue: validates it (dead-lettering what cannot be handled,
  * with the reason), runs the step, applies its outcome to the run, and acks only after the
- * transition is committed. Never throws. `fromOutbox`: the delivery is an outbox entry this
- * process committed (eager dispatch), not a broker message: its signature is not checked.
+ * transition is committed. Never throws.
  */
-export async function handleDelivery(queue: string, delivery: Delivery, deps: HandlerDeps, fromOutbox = false): Promise<void> {
+export async function handleDelivery(queue: string, delivery: Delivery, deps: HandlerDeps, outbox?: FromOutbox): Promise<void> {
   const { logger } = deps;
   const deadLetter = async (reason: string) => {
     logger.warn(`dead-lettered a message: ${reason}`);
     await delivery.deadLetter(reason);
   };
   try {
-    if (deps.signingKey && !fromOutbox) {
+    if (deps.signingKey && !outbox) {
       const problem = verifySignature(delivery.body, delivery.headers, deps.signingKey);
       if (problem) return await deadLetter(problem);
     }
@@ -95,7 +104,7 @@ export async function handleDelivery(queue: string, delivery: Delivery, deps: Ha
         return await deadLetter(`unknown task "${message.task}" for step "${message.step}" of chain "${message.chain}" (run ${message.runId})`);
       }
       if (message.compensation && !step.task.compensate) return await deadLetter(`task "${message.task}" has no compensate function (run ${message.runId})`);
-      await handleTask(delivery, message, step, deps, deadLetter);
+      await handleTask(delivery, message, step, deps, deadLetter, outbox);
     } else {
       await handleTimer(queue, delivery, message, deps, deadLetter);
     }
@@ -145,10 +154,10 @@ async function runAttempt(step: NonNullable<ReturnType<typeof stepByKey>>, messa
  * retried with backoff while the delivery stays unacknowledged, instead of running the task again;
  * it gives up (rejects, and the delivery is nacked) only when the runtime closes.
  */
-async function commitOutcome(runId: string, event: ChainEvent, deps: HandlerDeps, cause: MessageCause | undefined): Promise<ApplyResult> {
+async function commitOutcome(runId: string, event: ChainEvent, deps: HandlerDeps, cause: MessageCause | undefined, settles: readonly number[] | undefined): Promise<ApplyResult> {
   for (let failures = 0; ; failures++) {
     try {
-      return await deps.engine.apply(runId, event, cause);
+      return await deps.engine.apply(runId, event, cause, undefined, settles);
     } catch (error) {
       if (deps.closing.aborted || isStoreLost(error)) throw error;
       const delayMs = outageDelay(failures);
@@ -165,6 +174,7 @@ async function handleTask(
   step: NonNullable<ReturnType<typeof stepByKey>>,
   deps: HandlerDeps,
   deadLetter: (reason: string) => Promise<void>,
+  outbox: FromOutbox | undefined,
 ): Promise<void> {
   const key = `${message.runId}\u0000${message.step}\u0000${message.attempt}\u0000${message.compensation ? 'undo' : 'do'}`;
   for (let first = deps.executing.get(key); first; first = deps.executing.get(key)) await first;
@@ -184,7 +194,9 @@ async function handleTask(
     const ctx = attemptContext(step, message, delivery, deps);
     const event = await runAttempt(step, message, ctx, deps);
     const cause = ctx && deps.plugins.some((p) => p.messageHeaders) ? ({ kind: 'attempt', attempt: ctx } as const) : undefined;
-    if ((await commitOutcome(message.runId, event, deps, cause)) === 'parked') return await deadLetterParked(message.runId, delivery, deps, deadLetter);
+    const result = await commitOutcome(message.runId, event, deps, cause, outbox && [outbox.id]);
+    if (result === 'parked') return await deadLetterParked(message.runId, delivery, deps, deadLetter);
+    if (result === 'applied') outbox?.settled();
     await delivery.ack();
   } finally {
     deps.executing.delete(key);

@@ -1,6 +1,6 @@
 import type { Clock, TimerHandle } from '../clock.js';
 import { sign, SIGNATURE_HEADER } from '../messages.js';
-import type { Broker, PublishOptions } from '../ports/broker.js';
+import type { Broker, MessageHeaders, PublishOptions } from '../ports/broker.js';
 import type { Claimant, OutboxEntry, Store } from '../ports/store.js';
 import { Batcher } from './batcher.js';
 import type { EagerSettle } from './eager-dispatch.js';
@@ -54,7 +54,7 @@ export class OutboxRelay {
   private sweeping: Promise<void> | undefined;
   private stopped = false;
   /** Runs an entry in this process instead of publishing it (eager dispatch); `undefined`: not taken. */
-  private eager: ((entry: OutboxEntry, settle: EagerSettle, carried: () => boolean) => Promise<void> | undefined) | undefined;
+  private eager: ((entry: OutboxEntry, settle: EagerSettle, prepare: () => MessageHeaders | undefined) => Promise<void> | undefined) | undefined;
   /** Entries held by eager steps running here: their claims are renewed until they settle. */
   private readonly held = new Set<number>();
   private renewTimer: TimerHandle | undefined;
@@ -76,7 +76,7 @@ export class OutboxRelay {
   }
 
   /** Lets `take` run entries in this process instead of publishing them (see `EagerDispatch`). */
-  setEager(take: (entry: OutboxEntry, settle: EagerSettle, carried: () => boolean) => Promise<void> | undefined): void {
+  setEager(take: (entry: OutboxEntry, settle: EagerSettle, prepare: () => MessageHeaders | undefined) => Promise<void> | undefined): void {
     this.eager = take;
   }
 
@@ -86,7 +86,7 @@ export class OutboxRelay {
       if (this.inFlight.has(entry.id)) continue;
       if (entry.queue === null && !this.hooks) continue; // Never ours to call: left for a process with the hook.
       this.inFlight.add(entry.id);
-      const eager = this.eager?.(entry, this.settleOf(entry), () => this.carries(entry));
+      const eager = this.eager?.(entry, this.settleOf(entry), () => this.prepare(entry));
       if (eager) this.hold(entry.id);
       const p = (eager ?? this.deliver(entry)).finally(() => {
         this.inFlight.delete(entry.id);
@@ -98,9 +98,15 @@ export class OutboxRelay {
 
   /** How an eager step settles `entry`: deleted once its outcome is committed, or published after all. */
   private settleOf(entry: OutboxEntry): EagerSettle {
+    let settled = false;
     return {
+      settled: () => {
+        settled = true;
+        this.held.delete(entry.id);
+      },
       done: async () => {
         this.held.delete(entry.id);
+        if (settled) return;
         try {
           await this.deletes.submit(entry.id);
         } catch (error) {
@@ -148,11 +154,16 @@ export class OutboxRelay {
     return { ...options, delayMs, headers };
   }
 
-  /** Whether the broker would carry `entry` (no refusal it knows of before sending): an eager step runs only then. */
-  private carries(entry: OutboxEntry): boolean {
+  /**
+   * The headers `entry` would be published with, as an eager step's delivery carries them, or
+   * `undefined` when the broker would refuse it (a refusal it knows of before sending): such a
+   * step is never run here, so it fails the same way wherever it would have run.
+   */
+  private prepare(entry: OutboxEntry): MessageHeaders | undefined {
     const { broker } = this.options;
-    if (!broker.refusal || entry.queue === null) return true;
-    return broker.refusal(entry.queue, entry.body, this.outgoing(entry.runId, entry.body, entry.options ?? {})) === undefined;
+    const outgoing = this.outgoing(entry.runId, entry.body, entry.options ?? {});
+    if (entry.queue !== null && broker.refusal?.(entry.queue, entry.body, outgoing)) return undefined;
+    return outgoing.headers;
   }
 
   private async deliver(entry: OutboxEntry): Promise<void> {

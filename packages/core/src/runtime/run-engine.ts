@@ -177,8 +177,8 @@ export class RunEngine {
     this.cache.delete(runId);
   }
 
-  private commitDecision(decision: Decision, expectedVersion: number | null): Promise<WriteResult> {
-    return this.commit({ record: decision.record, expectedVersion, history: decision.history, outbox: decision.outbox }, decision.snapshot);
+  private commitDecision(decision: Decision, expectedVersion: number | null, settles?: readonly number[]): Promise<WriteResult> {
+    return this.commit({ record: decision.record, expectedVersion, history: decision.history, outbox: decision.outbox, ...(settles ? { settles } : {}) }, decision.snapshot);
   }
 
   /**
@@ -281,8 +281,10 @@ export class RunEngine {
    * Applies `event` to run `runId` (exactly once: a duplicate or stale event is ignored).
    * Resolves `'parked'` when the run is parked, or was parked now because the loaded definition
    * could not restore or advance it. `cause` is what the plugins' `messageHeaders` are told.
+   * `settles`: outbox entries the transition's commit deletes (see `RunWrite.settles`); they are
+   * deleted only when it resolves `'applied'`.
    */
-  apply(runId: string, event: ChainEvent, cause?: MessageCause, chainVersion?: number): Promise<ApplyResult> {
+  apply(runId: string, event: ChainEvent, cause?: MessageCause, chainVersion?: number, settles?: readonly number[]): Promise<ApplyResult> {
     return this.withLock(runId, async () => {
       let fresh = false;
       for (let i = 0; i < MAX_CONFLICT_RETRIES; i++) {
@@ -309,7 +311,7 @@ export class RunEngine {
           }
           return 'ignored';
         }
-        const result = await this.commitDecision(isAttemptOutcome(event) ? withWorker(decision) : decision, loaded.record.version);
+        const result = await this.commitDecision(isAttemptOutcome(event) ? withWorker(decision) : decision, loaded.record.version, settles);
         if (result.ok) return 'applied';
         this.forget(runId);
         fresh = true;

@@ -100,13 +100,13 @@ export class Runtime {
       unknownVersionGraceMs: o.unknownVersionGraceMs,
     };
     this.client.engine.onCommitted = (record) => this.attempts.committed(record);
-    const eager = o.eagerDispatch ? new EagerDispatch(new Set(o.queues), o.prefetch, (queue, d) => handleDelivery(queue, d, deps, true)) : undefined;
+    const eager = o.eagerDispatch ? new EagerDispatch(new Set(o.queues), o.prefetch, (queue, d, outbox) => handleDelivery(queue, d, deps, outbox)) : undefined;
     for (const queue of o.queues) {
       this.consumers.push(await o.broker.consume(queue, (d) => handleDelivery(queue, d, deps), { prefetch: o.prefetch }));
     }
     if (eager) {
       this.eager = eager;
-      this.client.relay.setEager((entry, settle, carried) => eager.take(entry, settle, carried));
+      this.client.relay.setEager((entry, settle, prepare) => eager.take(entry, settle, prepare));
       eager.start();
     }
   }
