@@ -147,6 +147,13 @@ async function main(): Promise<void> {
         f?.cpu.push(r.cpu);
       }
     }
+    const ours = figures.get('this');
+    const theirs = figures.get('compare');
+    if (ours && theirs) {
+      // Round by round (each pair ran back to back): steadier than a ratio of medians when other work comes and goes.
+      const ratios = ours.cpu.map((c, i) => c / (theirs.cpu[i] ?? NaN));
+      console.log(`this / compare, main-thread CPU per step, median of the ${ROUNDS} paired rounds: ${median(ratios).toFixed(3)}`);
+    }
     for (const [label, f] of figures) {
       console.log(`${label.padEnd(8)} median of ${ROUNDS}: ${median(f.wall).toFixed(1)} µs wall, ${median(f.cpu).toFixed(1)} µs main-thread CPU per step  (CPU: ${f.cpu.map((x) => x.toFixed(1)).join(' ')})`);
     }
