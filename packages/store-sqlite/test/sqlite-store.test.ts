@@ -45,10 +45,11 @@ function v1File(edit?: string): string {
 const hooks: Claimant = { owner: 'test', now: 0, leaseMs: 1_000, hooks: true };
 
 describe('sqlite store', () => {
-  it('uses WAL with synchronous=NORMAL by default', async () => {
+  it('uses WAL with synchronous=NORMAL by default, checkpointing every 4,000 pages', async () => {
     const store = sqliteStore(freshPath());
     expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(store.db.pragma('synchronous', { simple: true })).toBe(1);
+    expect(store.db.pragma('wal_autocheckpoint', { simple: true })).toBe(4000);
     await store.close();
   });
 
