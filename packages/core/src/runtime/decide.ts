@@ -3,10 +3,11 @@
  * the resulting snapshot and actions into what the store keeps (record, history, outbox).
  * Nothing here performs I/O.
  */
-import type { AnyMachineSnapshot, AnyStateMachine } from 'xstate';
+import type { AnyMachineSnapshot } from 'xstate';
 import type { AnyChain } from '../chain.js';
-import { CANCEL_EVENT, type ChainContext, type ChainEvent, type StepInvocation } from '../machine/chain-context.js';
-import { compensationActorId, REPORT_FAILURE, stepActorId, type StepDef } from '../machine/compile-machine.js';
+import { CANCEL_EVENT, type ChainContext, type ChainEvent } from '../machine/chain-context.js';
+import { compensationActorId, INVOKE, REPORT_FAILURE, stepActorId, type InvokeParams, type StepDef } from '../machine/compile-machine.js';
+import { deciderMachine, onDecider } from '../machine/decider-machine.js';
 import { pureInitialTransition, pureTransition } from '../machine/pure-transition.js';
 import { START_EVENT, type TaskMessage, type TimerMessage } from '../messages.js';
 import type { PublishOptions } from '../ports/broker.js';
@@ -88,8 +89,8 @@ function toOutbox(chain: AnyChain, runId: string, next: AnyMachineSnapshot, acti
   const waiting: WaitingFor[] = [];
   let started = 0;
   for (const action of actions) {
-    if (action.type === 'xstate.spawnChild') {
-      const params = action.params as { id: string; input: StepInvocation };
+    if (action.type === INVOKE) {
+      const params = action.params as InvokeParams;
       const info = actorInfo(chain, params.id);
       if (!info) continue;
       const message: TaskMessage = {
@@ -272,7 +273,7 @@ export function cancelledError(runId: string, chain: string, reason: string | nu
  * {@link decideSchedule} whose start time has come.
  */
 export function decideStart(chain: AnyChain, runId: string, input: unknown, now: number, { keepMessages = true, headers }: DecideOptions = {}, scheduled?: RunRecord): Decision {
-  const [next, actions] = pureInitialTransition(chain.machine as AnyStateMachine, input);
+  const [next, actions] = pureInitialTransition(deciderMachine(chain), input);
   const dispatched = toOutbox(chain, runId, next, actions, now, keepMessages, headers);
   const base = { id: runId, input, createdAt: scheduled?.createdAt ?? now, version: scheduled ? scheduled.version + 1 : 1, waiting: [], totalAttempts: 0 };
   return {
@@ -318,7 +319,7 @@ export function decideSchedule(chain: AnyChain, runId: string, input: unknown, n
 /** Restores the machine snapshot of a stored run. */
 export function restoreSnapshot(chain: AnyChain, record: RunRecord): AnyMachineSnapshot {
   const persisted = record.snapshot as PersistedChainSnapshot;
-  return chain.machine.resolveState({ value: persisted.value as never, context: persisted.context });
+  return deciderMachine(chain).resolveState({ value: persisted.value as never, context: persisted.context });
 }
 
 /**
@@ -328,7 +329,7 @@ export function restoreSnapshot(chain: AnyChain, record: RunRecord): AnyMachineS
 export function decideEvent(
   chain: AnyChain,
   record: RunRecord,
-  snapshot: AnyMachineSnapshot,
+  given: AnyMachineSnapshot,
   event: ChainEvent,
   now: number,
   { keepMessages = true, headers }: DecideOptions = {},
@@ -341,8 +342,11 @@ export function decideEvent(
     const attempt = ('attempt' in event ? event.attempt : undefined) ?? record.attempt;
     if (info && !awaits(record, { kind: info.compensation ? 'compensation' : 'step', step: info.step.key, attempt })) return undefined;
   }
-  const [next, actions] = pureTransition(chain.machine as AnyStateMachine, snapshot, event);
-  if (next === snapshot || (next.value === snapshot.value && next.context === snapshot.context) || actions.length === 0) {
+  const snapshot = onDecider(chain, given);
+  const [next, actions] = pureTransition(deciderMachine(chain), snapshot, event);
+  // No transition: XState hands back the same snapshot, or (an `xstate.error.actor.*` event no
+  // transition takes, e.g. a stale attempt's) a copy with status `error` and nothing else changed.
+  if (next === snapshot || next.status === 'error' || (next.value === snapshot.value && next.context === snapshot.context)) {
     return undefined;
   }
   const before = phaseOf(snapshot);
