@@ -4,7 +4,7 @@ import type { ChainEvent } from '../machine/chain-context.js';
 import { compensationActorId, stepActorId, type StepDef } from '../machine/compile-machine.js';
 import type { TaskMessage } from '../messages.js';
 import type { CompensationContext, TaskContext } from '../task.js';
-import { asStored, jsonProblem } from './json-value.js';
+import { storedForm } from './json-value.js';
 
 export interface ExecuteOptions {
   readonly clock: Clock;
@@ -114,13 +114,13 @@ export async function executeTask(step: StepDef, message: TaskMessage, options: 
           });
     const output: unknown = await (timeout ? Promise.race([work, timeout]) : work);
     if (message.compensation) return { type: `xstate.done.actor.${actorId}`, output: null, attempt: message.attempt };
-    const problem = jsonProblem(output);
-    if (problem) {
-      const error = new Error(`task "${task.name}" returned a result that is not JSON-serialisable: ${problem}`);
+    const stored = storedForm(output);
+    if (!stored.ok) {
+      const error = new Error(`task "${task.name}" returned a result that is not JSON-serialisable: ${stored.problem}`);
       error.name = 'SerializationError';
       return fail(error, false);
     }
-    return { type: `xstate.done.actor.${actorId}`, output: asStored(output), attempt: message.attempt };
+    return { type: `xstate.done.actor.${actorId}`, output: stored.value, attempt: message.attempt };
   } catch (error) {
     return fail(error, policy.isRetryable(error));
   } finally {
