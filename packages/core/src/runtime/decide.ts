@@ -193,6 +193,12 @@ function withHeaders(options: PublishOptions, headers: NonNullable<DecideOptions
   if (given) options.headers = given;
 }
 
+/** `entry` with the cancellation's reason, when it has one. */
+function withReason(entry: Mutable<HistoryEntry>, reason: string | null): HistoryEntry {
+  if (reason !== null) entry.reason = reason;
+  return entry;
+}
+
 /** What a task message asks for: the invocation it is (kind, step, attempt). */
 export interface Invocation {
   readonly kind: WaitingFor['kind'];
@@ -232,19 +238,15 @@ function historyOf(
   }
   const cancelled = event?.type === CANCEL_EVENT;
   const reason = context.cancel?.reason ?? null;
-  const withReason = (entry: Mutable<HistoryEntry>): HistoryEntry => {
-    if (reason !== null) entry.reason = reason;
-    return entry;
-  };
   if (after.status === 'cancelled') {
-    history.push(withReason({ at: now, type: 'run.cancelled' }));
+    history.push(withReason({ at: now, type: 'run.cancelled' }, reason));
     return history;
   }
   if (after.status === 'completed' || after.status === 'failed' || after.status === 'compensated') {
     history.push({ at: now, type: `run.${after.status}` });
     return history;
   }
-  if (cancelled) history.push(withReason({ at: now, type: 'run.cancelling' }));
+  if (cancelled) history.push(withReason({ at: now, type: 'run.cancelling' }, reason));
   const prefix = after.compensation ? 'compensation' : 'step';
   const retrying = after.substate === 'retrying';
   if (

@@ -23,7 +23,8 @@ export interface ExecuteOptions {
  */
 class AttemptSignal {
   private controller: AbortController | undefined;
-  private listening = false;
+  /** The listener on the shutdown signal, once the signal exists and listens. */
+  private onShutdown: (() => void) | undefined;
   /** The first abort requested before the signal existed. */
   private early: { readonly reason: unknown } | undefined;
   /** A shutdown signal already aborted when the attempt began never aborts it (as an `abort` listener added then never fires). */
@@ -39,8 +40,9 @@ class AttemptSignal {
       const first = this.early ?? this.shutdownDuring();
       if (first) controller.abort(first.reason);
       else if (!this.shutdownBefore) {
-        this.shutdown.addEventListener('abort', this.onShutdown, { once: true });
-        this.listening = true;
+        const onShutdown = () => controller.abort(this.shutdown.reason);
+        this.shutdown.addEventListener('abort', onShutdown, { once: true });
+        this.onShutdown = onShutdown;
       }
     }
     return this.controller.signal;
@@ -53,15 +55,13 @@ class AttemptSignal {
 
   /** Removes the shutdown listener, if the signal was made and listens. */
   dispose(): void {
-    if (this.listening) this.shutdown.removeEventListener('abort', this.onShutdown);
+    if (this.onShutdown) this.shutdown.removeEventListener('abort', this.onShutdown);
   }
 
   /** The shutdown, when it came during the attempt (and so came first, as nothing aborted before). */
   private shutdownDuring(): { readonly reason: unknown } | undefined {
     return !this.shutdownBefore && this.shutdown.aborted ? { reason: this.shutdown.reason as unknown } : undefined;
   }
-
-  private readonly onShutdown = () => this.controller?.abort(this.shutdown.reason);
 }
 
 /**
@@ -91,12 +91,6 @@ export async function executeTask(step: StepDef, message: TaskMessage, options: 
     },
   };
   if (message.compensation) Object.assign(ctx, { input: message.input });
-  const fail = (error: unknown, retryable: boolean): ChainEvent => ({
-    type: `xstate.error.actor.${actorId}`,
-    error: serializeError(error, retryable),
-    attempt: message.attempt,
-    random: options.random(),
-  });
 
   try {
     const work = Promise.resolve().then((): unknown =>
@@ -118,11 +112,11 @@ export async function executeTask(step: StepDef, message: TaskMessage, options: 
     if (!stored.ok) {
       const error = new Error(`task "${task.name}" returned a result that is not JSON-serialisable: ${stored.problem}`);
       error.name = 'SerializationError';
-      return fail(error, false);
+      return failed(actorId, message, error, false, options);
     }
     return { type: `xstate.done.actor.${actorId}`, output: stored.value, attempt: message.attempt };
   } catch (error) {
-    return fail(error, policy.isRetryable(error));
+    return failed(actorId, message, error, policy.isRetryable(error), options);
   } finally {
     if (timer !== undefined) options.clock.clearTimeout(timer);
     abort.dispose();
@@ -130,3 +124,7 @@ export async function executeTask(step: StepDef, message: TaskMessage, options: 
   }
 }
 
+/** The outcome event of an attempt that failed (no closure per attempt: this runs on every step). */
+function failed(actorId: string, message: TaskMessage, error: unknown, retryable: boolean, options: ExecuteOptions): ChainEvent {
+  return { type: `xstate.error.actor.${actorId}`, error: serializeError(error, retryable), attempt: message.attempt, random: options.random() };
+}
