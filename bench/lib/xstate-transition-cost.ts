@@ -2,12 +2,15 @@
  * Micro-benchmark behind the README's first suggestion: XState's pure `transition()` builds a
  * throw-away actor (and the machine's initial snapshot) on every call; calling
  * `machine.transition(snapshot, event, scope)` with one inert scope built once does the same
- * transition without it.
+ * transition without it. Then the machine the runtime drives: the same statechart compiled in
+ * `decider` mode, where a step's `invoke` (a child actor constructed and never started, and two
+ * snapshot copies) is a custom action.
  *
  *   node --conditions=source --import tsx bench/lib/xstate-transition-cost.ts
  */
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
+import { deciderMachine } from '../../packages/core/src/machine/decider-machine.js';
 import { pureInitialTransition, pureTransition } from '../../packages/core/src/machine/pure-transition.js';
 import { noopChain } from './workload.js';
 
@@ -54,3 +57,11 @@ time('xstate transition()', () => xs.transition(machine, s0, event));
 time('pureTransition (reused scope)', () => pureTransition(machine as never, s0 as never, event));
 time('xstate initialTransition()', () => xs.initialTransition(machine, { i: 1 }));
 time('pureInitialTransition (reused scope)', () => pureInitialTransition(machine as never, { i: 1 }));
+
+// The runtime's machine (packages/core/src/machine/decider-machine.ts).
+const decider = deciderMachine(bench);
+const [d0] = pureInitialTransition(decider, { i: 1 });
+const [viaDecider] = pureTransition(decider, d0, event);
+console.log(`decider machine, same result: ${JSON.stringify(viaDecider.value) === JSON.stringify(viaXstate.value)}`);
+time('pureTransition, decider machine', () => pureTransition(decider, d0, event));
+time('pureInitialTransition, decider machine', () => pureInitialTransition(decider, { i: 1 }));

@@ -98,6 +98,18 @@ describe('decider', () => {
     expect(JSON.parse(undo?.body ?? '')).toMatchObject({ kind: 'task', compensation: true, step: 'a', input: 1, output: 2 });
   });
 
+  it("takes a snapshot resolved on chain.machine (resume, redrive) the same as one of its own", () => {
+    const { record } = replay([{ type: 'xstate.done.actor.a', output: 2, attempt: 1 }]);
+    const persisted = record.snapshot as { value: never; context: never };
+    const live = c.machine.resolveState({ value: persisted.value, context: persisted.context });
+    const event: ChainEvent = { type: 'xstate.done.actor.b', output: 4, attempt: 1 };
+    const viaLive = decideEvent(c, record, live, event, 5000);
+    const viaOwn = decideEvent(c, record, restoreSnapshot(c, record), event, 5000);
+    expect(viaLive?.record).toEqual(viaOwn?.record);
+    expect(viaLive?.record).toMatchObject({ status: 'completed', output: 4 });
+    expect(viaLive?.history).toEqual(viaOwn?.history);
+  });
+
   it('fails at once on a non-retryable error, with nothing to compensate', () => {
     const { record } = replay([{ type: 'xstate.error.actor.a', error: err('bad input', false), attempt: 1, random: 0 }]);
     expect(record).toMatchObject({ status: 'failed', failedTask: 'a', error: { message: 'bad input' } });

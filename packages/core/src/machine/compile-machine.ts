@@ -20,6 +20,30 @@ export const RETRY_DELAY = 'retryDelay';
 export const REPORT_FAILURE = 'reportFailure';
 /** Name of the custom action that marks a cancellation (it makes the transition visible even from a state with no actions of its own). */
 export const CANCELLED = 'cancelled';
+/**
+ * Name of the custom action by which the decider machine asks for a task to run: the same
+ * `{ id, input }` as the `xstate.spawnChild` params of the live machine's `invoke`.
+ */
+export const INVOKE = 'taskchart.invoke';
+
+/** The `INVOKE` action's params (the fields of `xstate.spawnChild`'s params the runtime reads). */
+export interface InvokeParams {
+  readonly id: string;
+  readonly input: StepInvocation;
+}
+
+/**
+ * How a compiled machine starts a step's (or compensation's) task in its `running` state.
+ *
+ * - `live`: XState's `invoke` of the task's promise actor: what `chain.machine` holds, what the
+ *   Stately editor draws and what `createActor` runs.
+ * - `decider`: the same statechart, but `running` announces the invocation with the custom action
+ *   {@link INVOKE} and takes the same `xstate.done.actor.<id>`/`xstate.error.actor.<id>` events with
+ *   the same transitions. XState resolves an `invoke` by constructing a child actor (which the
+ *   pure decider never starts) and copying the snapshot twice (spawn, then stop on exit); a custom
+ *   action costs neither. Only the runtime's decider uses it.
+ */
+export type MachineMode = 'live' | 'decider';
 
 type StepParams = { step: string };
 
@@ -46,10 +70,11 @@ function isCurrentAttempt(context: ChainContext, event: { attempt?: number }): b
  * compensations then end `cancelled` instead of `compensated`.
  * ```
  *
- * The runtime drives it with XState's pure `initialTransition`/`transition`; the actors given
- * here also let it run live (`createActor`) for the Stately inspector and for experiments.
+ * The runtime drives this statechart with XState's pure `transition`, compiled in `decider` mode
+ * (see {@link MachineMode}); the `live` machine's actors let it run live (`createActor`) for the
+ * Stately inspector and for experiments.
  */
-export function compileChainMachine(chainName: string, steps: readonly StepDef[]) {
+export function compileChainMachine(chainName: string, steps: readonly StepDef[], mode: MachineMode = 'live') {
   const byKey = new Map(steps.map((s) => [s.key, s]));
   const byActorId = new Map<string, { step: StepDef; compensation: boolean }>();
   for (const step of steps) {
@@ -64,7 +89,8 @@ export function compileChainMachine(chainName: string, steps: readonly StepDef[]
   const lastKey = steps[steps.length - 1]?.key;
 
   const actors: Record<string, ReturnType<typeof liveActor>> = {};
-  for (const [id, { step, compensation }] of byActorId) actors[id] = liveActor(chainName, step, compensation);
+  if (mode === 'live') for (const [id, { step, compensation }] of byActorId) actors[id] = liveActor(chainName, step, compensation);
+  const running = mode === 'live' ? invoking : announcing;
 
   const canRetry = (compensation: boolean) => ({ context, event }: { context: ChainContext; event: ChainEvent }, params: unknown) => {
     if (!('error' in event) || !isCurrentAttempt(context, event)) return false;
@@ -133,6 +159,7 @@ export function compileChainMachine(chainName: string, steps: readonly StepDef[]
       // Executed by the runtime (as an outbox entry), never inside the pure transition.
       [REPORT_FAILURE]: () => undefined,
       [CANCELLED]: () => undefined,
+      [INVOKE]: () => undefined,
     },
   });
 
@@ -159,9 +186,8 @@ export function compileChainMachine(chainName: string, steps: readonly StepDef[]
       states: {
         running: {
           tags: ['running'],
-          invoke: {
+          ...running({
             id: stepActorId(step.key),
-            src: stepActorId(step.key),
             input: ({ context }: { context: ChainContext }): StepInvocation => ({
               input: stepInput(context, steps, index),
               attempt: context.attempt,
@@ -172,7 +198,7 @@ export function compileChainMachine(chainName: string, steps: readonly StepDef[]
               { guard: { type: 'canRetryStep', params: { step: step.key } }, target: 'retrying', actions: { type: 'scheduleStepRetry', params: { step: step.key } } },
               { guard: 'currentAttempt', target: failTarget(index), actions: [{ type: 'recordFailure', params: { step: step.key } }, REPORT_FAILURE] },
             ],
-          },
+          }),
         },
         retrying: {
           tags: ['retrying'],
@@ -191,9 +217,8 @@ export function compileChainMachine(chainName: string, steps: readonly StepDef[]
       states: {
         running: {
           tags: ['compensating'],
-          invoke: {
+          ...running({
             id: compensationActorId(step.key),
-            src: compensationActorId(step.key),
             input: ({ context }: { context: ChainContext }): StepInvocation => ({
               input: stepInput(context, steps, step.index),
               output: context.outputs[step.key],
@@ -214,7 +239,7 @@ export function compileChainMachine(chainName: string, steps: readonly StepDef[]
               },
               { guard: 'currentAttempt', target: `#${id}.failed`, actions: [{ type: 'recordCompensationFailure', params: { step: step.key } }, REPORT_FAILURE] },
             ],
-          },
+          }),
         },
         retrying: {
           tags: ['compensating', 'retrying'],
@@ -254,6 +279,30 @@ export function compileChainMachine(chainName: string, steps: readonly StepDef[]
 }
 
 export type ChainMachine = ReturnType<typeof compileChainMachine>;
+
+/** What a `running` state starts: its invocation's id, input and outcome transitions. */
+interface Invocation {
+  readonly id: string;
+  readonly input: (args: { context: ChainContext }) => StepInvocation;
+  readonly onDone: unknown;
+  readonly onError: unknown;
+}
+
+/** `live`: XState's own `invoke` (src named after the id, as the live actors are). */
+function invoking({ id, input, onDone, onError }: Invocation): Record<string, unknown> {
+  return { invoke: { id, src: id, input, onDone, onError } };
+}
+
+/**
+ * `decider`: announces the invocation with {@link INVOKE} on entry, and takes its outcome
+ * events exactly as XState turns an `invoke`'s `onDone`/`onError` into transitions.
+ */
+function announcing({ id, input, onDone, onError }: Invocation): Record<string, unknown> {
+  return {
+    entry: { type: INVOKE, params: ({ context }: { context: ChainContext }): InvokeParams => ({ id, input: input({ context }) }) },
+    on: { [`xstate.done.actor.${id}`]: onDone, [`xstate.error.actor.${id}`]: onError },
+  };
+}
 
 /** The actor a live (createActor) run of the machine invokes: runs the task in this process. */
 function liveActor(chainName: string, step: StepDef, compensation: boolean) {

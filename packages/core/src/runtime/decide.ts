@@ -3,10 +3,11 @@
  * the resulting snapshot and actions into what the store keeps (record, history, outbox).
  * Nothing here performs I/O.
  */
-import type { AnyMachineSnapshot, AnyStateMachine } from 'xstate';
+import type { AnyMachineSnapshot } from 'xstate';
 import type { AnyChain } from '../chain.js';
-import { CANCEL_EVENT, type ChainContext, type ChainEvent, type StepInvocation } from '../machine/chain-context.js';
-import { compensationActorId, REPORT_FAILURE, stepActorId, type StepDef } from '../machine/compile-machine.js';
+import { CANCEL_EVENT, type ChainContext, type ChainEvent } from '../machine/chain-context.js';
+import { compensationActorId, INVOKE, REPORT_FAILURE, stepActorId, type InvokeParams, type StepDef } from '../machine/compile-machine.js';
+import { deciderMachine, onDecider } from '../machine/decider-machine.js';
 import { pureInitialTransition, pureTransition } from '../machine/pure-transition.js';
 import { START_EVENT, type TaskMessage, type TimerMessage } from '../messages.js';
 import type { PublishOptions } from '../ports/broker.js';
@@ -39,15 +40,23 @@ interface Phase {
   readonly compensation: boolean;
 }
 
+/** The key of a state value object: a chain's states are never parallel, so its only one. */
+function onlyKey(value: object): string | undefined {
+  for (const key in value) return key;
+  return undefined;
+}
+
 export function phaseOf(snapshot: AnyMachineSnapshot): Phase {
   const value = snapshot.value as string | Record<string, unknown>;
   if (typeof value === 'string') {
     const status = value as RunStatus;
     return { status, step: undefined, substate: undefined, compensation: false };
   }
-  const [top, inner] = Object.entries(value)[0] ?? [];
+  const top = onlyKey(value);
+  const inner = top === undefined ? undefined : value[top];
   if (top === 'compensating' && inner && typeof inner === 'object') {
-    const [step, sub] = Object.entries(inner as Record<string, string>)[0] ?? [];
+    const step = onlyKey(inner);
+    const sub = step === undefined ? undefined : (inner as Record<string, string>)[step];
     return { status: 'compensating', step, substate: sub as Phase['substate'], compensation: true };
   }
   const substate = inner as Phase['substate'];
@@ -59,40 +68,70 @@ interface ActorInfo {
   readonly compensation: boolean;
 }
 
-const actorIndex = new WeakMap<AnyChain, Map<string, ActorInfo>>();
-export function actorInfo(chain: AnyChain, actorId: string): ActorInfo | undefined {
-  let index = actorIndex.get(chain);
+/** A chain's steps by key and by actor id, built once per chain. */
+interface ChainIndex {
+  readonly actors: Map<string, ActorInfo>;
+  readonly steps: Map<string, StepDef>;
+}
+
+const chainIndex = new WeakMap<AnyChain, ChainIndex>();
+function indexOf(chain: AnyChain): ChainIndex {
+  let index = chainIndex.get(chain);
   if (!index) {
-    index = new Map();
+    index = { actors: new Map(), steps: new Map() };
     for (const step of chain.steps) {
-      index.set(stepActorId(step.key), { step, compensation: false });
-      index.set(compensationActorId(step.key), { step, compensation: true });
+      index.steps.set(step.key, step);
+      index.actors.set(stepActorId(step.key), { step, compensation: false });
+      index.actors.set(compensationActorId(step.key), { step, compensation: true });
     }
-    actorIndex.set(chain, index);
+    chainIndex.set(chain, index);
   }
-  return index.get(actorId);
+  return index;
+}
+
+export function actorInfo(chain: AnyChain, actorId: string): ActorInfo | undefined {
+  return indexOf(chain).actors.get(actorId);
 }
 
 export function stepByKey(chain: AnyChain, key: string | undefined): StepDef | undefined {
-  return key === undefined ? undefined : chain.steps.find((s) => s.key === key);
+  return key === undefined ? undefined : indexOf(chain).steps.get(key);
 }
+
+const DONE_PREFIX = 'xstate.done.actor.';
+const ERROR_PREFIX = 'xstate.error.actor.';
+
+/** An `xstate.done.actor.*`/`xstate.error.actor.*` event's invocation, read from its type once per event. */
+interface Outcome {
+  readonly info: ActorInfo;
+  readonly done: boolean;
+}
+
+function outcomeOf(chain: AnyChain, event: ChainEvent): Outcome | undefined {
+  const done = event.type.startsWith(DONE_PREFIX);
+  if (!done && !event.type.startsWith(ERROR_PREFIX)) return undefined;
+  const info = actorInfo(chain, event.type.slice(done ? DONE_PREFIX.length : ERROR_PREFIX.length));
+  return info && { info, done };
+}
+
+/** Builds the readonly shapes below field by field, in their usual key order, instead of spreading. */
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 interface RawAction {
   readonly type: string;
   readonly params?: unknown;
 }
 
-function toOutbox(chain: AnyChain, runId: string, next: AnyMachineSnapshot, actions: readonly RawAction[], now: number, keepMessages: boolean, headers: DecideOptions['headers']) {
+function toOutbox(chain: AnyChain, runId: string, next: AnyMachineSnapshot, phase: Phase, actions: readonly RawAction[], now: number, keepMessages: boolean, headers: DecideOptions['headers']) {
   const context = next.context as ChainContext;
   const outbox: NewOutboxEntry[] = [];
   const waiting: WaitingFor[] = [];
   let started = 0;
   for (const action of actions) {
-    if (action.type === 'xstate.spawnChild') {
-      const params = action.params as { id: string; input: StepInvocation };
+    if (action.type === INVOKE) {
+      const params = action.params as InvokeParams;
       const info = actorInfo(chain, params.id);
       if (!info) continue;
-      const message: TaskMessage = {
+      const message: Mutable<TaskMessage> = {
         v: 1,
         kind: 'task',
         runId,
@@ -102,22 +141,23 @@ function toOutbox(chain: AnyChain, runId: string, next: AnyMachineSnapshot, acti
         attempt: params.input.attempt,
         compensation: info.compensation,
         input: params.input.input,
-        ...(info.compensation ? { output: params.input.output } : {}),
-        ...(chain.version === 1 ? {} : { chainVersion: chain.version }),
       };
+      if (info.compensation) message.output = params.input.output;
+      if (chain.version !== 1) message.chainVersion = chain.version;
       const options: PublishOptions = { deduplicationId: `${runId}:${params.id}:${params.input.attempt}`, groupId: runId };
       const queue = info.step.task.queue;
       if (headers) withHeaders(options, headers, { kind: 'task', runId, chain: chain.name, step: message.step, task: message.task, queue, attempt: message.attempt, compensation: message.compensation, delayMs: 0, cause: headers.cause });
       const entry = { queue, body: JSON.stringify(message), options };
       outbox.push(entry);
       started++;
-      waiting.push({ kind: info.compensation ? 'compensation' : 'step', step: info.step.key, attempt: message.attempt, ...(keepMessages ? { message: entry } : {}) });
+      const awaited: Mutable<WaitingFor> = { kind: info.compensation ? 'compensation' : 'step', step: info.step.key, attempt: message.attempt };
+      if (keepMessages) awaited.message = entry;
+      waiting.push(awaited);
     } else if (action.type === 'xstate.raise') {
       const params = action.params as { event: { type: string }; delay?: number };
       if (params.delay === undefined) continue;
-      const phase = phaseOf(next);
       const step = stepByKey(chain, phase.step);
-      const message: TimerMessage = {
+      const message: Mutable<TimerMessage> = {
         v: 1,
         kind: 'timer',
         runId,
@@ -125,8 +165,8 @@ function toOutbox(chain: AnyChain, runId: string, next: AnyMachineSnapshot, acti
         event: params.event.type,
         attempt: context.attempt,
         dueAt: now + params.delay,
-        ...(chain.version === 1 ? {} : { chainVersion: chain.version }),
       };
+      if (chain.version !== 1) message.chainVersion = chain.version;
       const options: PublishOptions = { delayMs: params.delay, deduplicationId: `${runId}:${params.event.type}:${context.attempt}`, groupId: runId };
       const queue = step?.task.queue ?? chain.steps[0]?.task.queue ?? 'taskchart';
       if (headers) {
@@ -134,7 +174,9 @@ function toOutbox(chain: AnyChain, runId: string, next: AnyMachineSnapshot, acti
       }
       const entry = { queue, body: JSON.stringify(message), options };
       outbox.push(entry);
-      waiting.push({ kind: 'timer', step: phase.step ?? '', attempt: context.attempt, dueAt: message.dueAt, ...(keepMessages ? { message: entry } : {}) });
+      const awaited: Mutable<WaitingFor> = { kind: 'timer', step: phase.step ?? '', attempt: context.attempt, dueAt: message.dueAt };
+      if (keepMessages) awaited.message = entry;
+      waiting.push(awaited);
     } else if (action.type === REPORT_FAILURE) {
       const failure = context.compensationFailure ?? context.failure;
       if (!failure) continue;
@@ -149,6 +191,12 @@ function toOutbox(chain: AnyChain, runId: string, next: AnyMachineSnapshot, acti
 function withHeaders(options: PublishOptions, headers: NonNullable<DecideOptions['headers']>, message: OutgoingMessage): void {
   const given = headers.hook(message);
   if (given) options.headers = given;
+}
+
+/** `entry` with the cancellation's reason, when it has one. */
+function withReason(entry: Mutable<HistoryEntry>, reason: string | null): HistoryEntry {
+  if (reason !== null) entry.reason = reason;
+  return entry;
 }
 
 /** What a task message asks for: the invocation it is (kind, step, attempt). */
@@ -167,48 +215,58 @@ export function awaits(record: RunRecord, invocation: Invocation): boolean {
   return record.waiting.some((w) => w.kind === invocation.kind && w.step === invocation.step && w.attempt === invocation.attempt);
 }
 
-function historyOf(chain: AnyChain, before: Phase | undefined, beforeAttempt: number, next: AnyMachineSnapshot, event: ChainEvent | undefined, now: number): HistoryEntry[] {
+function historyOf(
+  chain: AnyChain,
+  before: Phase | undefined,
+  beforeAttempt: number,
+  next: AnyMachineSnapshot,
+  after: Phase,
+  event: ChainEvent | undefined,
+  outcome: Outcome | undefined,
+  now: number,
+): HistoryEntry[] {
   const history: HistoryEntry[] = [];
   const context = next.context as ChainContext;
-  const after = phaseOf(next);
   if (!before) history.push({ at: now, type: 'run.started' });
-  if (event && (event.type.startsWith('xstate.done.actor.') || event.type.startsWith('xstate.error.actor.'))) {
-    const done = event.type.startsWith('xstate.done.actor.');
-    const info = actorInfo(chain, event.type.slice(done ? 'xstate.done.actor.'.length : 'xstate.error.actor.'.length));
-    if (info) {
-      const attempt = ('attempt' in event ? event.attempt : undefined) ?? beforeAttempt;
-      const prefix = info.compensation ? 'compensation' : 'step';
-      history.push(
-        done
-          ? { at: now, type: `${prefix}.completed`, step: info.step.key, task: info.step.task.name, attempt }
-          : { at: now, type: `${prefix}.failed`, step: info.step.key, task: info.step.task.name, attempt, ...('error' in event ? { error: event.error } : {}) },
-      );
-    }
+  if (event && outcome) {
+    const { info, done } = outcome;
+    const attempt = ('attempt' in event ? event.attempt : undefined) ?? beforeAttempt;
+    const prefix = info.compensation ? 'compensation' : 'step';
+    const entry: Mutable<HistoryEntry> = { at: now, type: `${prefix}.${done ? 'completed' : 'failed'}`, step: info.step.key, task: info.step.task.name, attempt };
+    if (!done && 'error' in event) entry.error = event.error;
+    history.push(entry);
   }
   const cancelled = event?.type === CANCEL_EVENT;
-  const reason = (context.cancel?.reason ?? null) === null ? {} : { reason: context.cancel?.reason as string };
+  const reason = context.cancel?.reason ?? null;
   if (after.status === 'cancelled') {
-    history.push({ at: now, type: 'run.cancelled', ...reason });
+    history.push(withReason({ at: now, type: 'run.cancelled' }, reason));
     return history;
   }
   if (after.status === 'completed' || after.status === 'failed' || after.status === 'compensated') {
     history.push({ at: now, type: `run.${after.status}` });
     return history;
   }
-  if (cancelled) history.push({ at: now, type: 'run.cancelling', ...reason });
+  if (cancelled) history.push(withReason({ at: now, type: 'run.cancelling' }, reason));
   const prefix = after.compensation ? 'compensation' : 'step';
-  const task = stepByKey(chain, after.step)?.task.name;
-  const named = { ...(after.step === undefined ? {} : { step: after.step }), ...(task === undefined ? {} : { task }) };
-  if (after.substate === 'retrying') {
-    history.push({ at: now, type: `${prefix}.retrying`, ...named, attempt: context.attempt, delayMs: context.retryDelayMs, dueAt: now + context.retryDelayMs });
-  } else if (
+  const retrying = after.substate === 'retrying';
+  if (
+    retrying ||
     !before ||
     before.step !== after.step ||
     before.compensation !== after.compensation ||
     before.substate !== after.substate ||
     beforeAttempt !== context.attempt
   ) {
-    history.push({ at: now, type: `${prefix}.started`, ...named, attempt: context.attempt });
+    const entry: Mutable<HistoryEntry> = { at: now, type: `${prefix}.${retrying ? 'retrying' : 'started'}` };
+    const task = stepByKey(chain, after.step)?.task.name;
+    if (after.step !== undefined) entry.step = after.step;
+    if (task !== undefined) entry.task = task;
+    entry.attempt = context.attempt;
+    if (retrying) {
+      entry.delayMs = context.retryDelayMs;
+      entry.dueAt = now + context.retryDelayMs;
+    }
+    history.push(entry);
   }
   return history;
 }
@@ -236,12 +294,11 @@ interface RecordBase {
   readonly totalAttempts: number;
 }
 
-function buildRecord(chain: AnyChain, base: RecordBase, next: AnyMachineSnapshot, dispatched: { waiting: WaitingFor[]; started: number }, now: number): RunRecord {
+function buildRecord(chain: AnyChain, base: RecordBase, next: AnyMachineSnapshot, phase: Phase, dispatched: { waiting: WaitingFor[]; started: number }, now: number): RunRecord {
   const context = next.context as ChainContext;
-  const phase = phaseOf(next);
   const terminal = isTerminal(phase.status);
   const failure = context.failure;
-  return {
+  const record = {
     id: base.id,
     chain: chain.name,
     status: phase.status,
@@ -253,12 +310,17 @@ function buildRecord(chain: AnyChain, base: RecordBase, next: AnyMachineSnapshot
     waiting: terminal ? [] : dispatched.waiting.length > 0 ? dispatched.waiting : base.waiting,
     snapshot: { value: next.value, context, definition: { version: chain.version, fingerprint: chain.fingerprint } } satisfies PersistedChainSnapshot,
     input: base.input,
-    ...(phase.status === 'completed' ? { output: next.output } : {}),
-    ...(failure && phase.status !== 'completed' ? { error: failure.error, failedTask: failure.task } : {}),
-    ...(phase.status === 'cancelled' ? { error: cancelledError(base.id, chain.name, context.cancel?.reason ?? null) } : {}),
-    createdAt: base.createdAt,
-    updatedAt: now,
-  };
+  } as Mutable<RunRecord>;
+  if (phase.status === 'completed') record.output = next.output;
+  if (failure && phase.status !== 'completed') {
+    record.error = failure.error;
+    record.failedTask = failure.task;
+  }
+  if (phase.status === 'cancelled') record.error = cancelledError(base.id, chain.name, context.cancel?.reason ?? null);
+  // Last, as they always were in a record's keys.
+  record.createdAt = base.createdAt;
+  record.updatedAt = now;
+  return record;
 }
 
 /** What a cancelled run keeps as its `error`: its `RunCancelledError`. */
@@ -272,12 +334,13 @@ export function cancelledError(runId: string, chain: string, reason: string | nu
  * {@link decideSchedule} whose start time has come.
  */
 export function decideStart(chain: AnyChain, runId: string, input: unknown, now: number, { keepMessages = true, headers }: DecideOptions = {}, scheduled?: RunRecord): Decision {
-  const [next, actions] = pureInitialTransition(chain.machine as AnyStateMachine, input);
-  const dispatched = toOutbox(chain, runId, next, actions, now, keepMessages, headers);
+  const [next, actions] = pureInitialTransition(deciderMachine(chain), input);
+  const after = phaseOf(next);
+  const dispatched = toOutbox(chain, runId, next, after, actions, now, keepMessages, headers);
   const base = { id: runId, input, createdAt: scheduled?.createdAt ?? now, version: scheduled ? scheduled.version + 1 : 1, waiting: [], totalAttempts: 0 };
   return {
-    record: buildRecord(chain, base, next, dispatched, now),
-    history: historyOf(chain, undefined, 0, next, undefined, now),
+    record: buildRecord(chain, base, next, after, dispatched, now),
+    history: historyOf(chain, undefined, 0, next, after, undefined, undefined, now),
     outbox: dispatched.outbox,
     snapshot: next,
   };
@@ -318,7 +381,7 @@ export function decideSchedule(chain: AnyChain, runId: string, input: unknown, n
 /** Restores the machine snapshot of a stored run. */
 export function restoreSnapshot(chain: AnyChain, record: RunRecord): AnyMachineSnapshot {
   const persisted = record.snapshot as PersistedChainSnapshot;
-  return chain.machine.resolveState({ value: persisted.value as never, context: persisted.context });
+  return deciderMachine(chain).resolveState({ value: persisted.value as never, context: persisted.context });
 }
 
 /**
@@ -328,28 +391,32 @@ export function restoreSnapshot(chain: AnyChain, record: RunRecord): AnyMachineS
 export function decideEvent(
   chain: AnyChain,
   record: RunRecord,
-  snapshot: AnyMachineSnapshot,
+  given: AnyMachineSnapshot,
   event: ChainEvent,
   now: number,
   { keepMessages = true, headers }: DecideOptions = {},
 ): Decision | undefined {
   // The outcome of an invocation the run no longer waits for (a cancel moved it on while the
   // attempt ran) changes nothing, even where the machine would record it.
-  if (event.type.startsWith('xstate.done.actor.') || event.type.startsWith('xstate.error.actor.')) {
-    const done = event.type.startsWith('xstate.done.actor.');
-    const info = actorInfo(chain, event.type.slice(done ? 'xstate.done.actor.'.length : 'xstate.error.actor.'.length));
+  const outcome = outcomeOf(chain, event);
+  if (outcome) {
     const attempt = ('attempt' in event ? event.attempt : undefined) ?? record.attempt;
-    if (info && !awaits(record, { kind: info.compensation ? 'compensation' : 'step', step: info.step.key, attempt })) return undefined;
+    if (!awaits(record, { kind: outcome.info.compensation ? 'compensation' : 'step', step: outcome.info.step.key, attempt })) return undefined;
   }
-  const [next, actions] = pureTransition(chain.machine as AnyStateMachine, snapshot, event);
-  if (next === snapshot || (next.value === snapshot.value && next.context === snapshot.context) || actions.length === 0) {
+  const snapshot = onDecider(chain, given);
+  const [next, actions] = pureTransition(deciderMachine(chain), snapshot, event);
+  // No transition: XState hands back the same snapshot, or (an `xstate.error.actor.*` event no
+  // transition takes, e.g. a stale attempt's) a copy with status `error` and nothing else changed.
+  if (next === snapshot || next.status === 'error' || (next.value === snapshot.value && next.context === snapshot.context)) {
     return undefined;
   }
   const before = phaseOf(snapshot);
-  const dispatched = toOutbox(chain, record.id, next, actions, now, keepMessages, headers);
+  const after = phaseOf(next);
+  const dispatched = toOutbox(chain, record.id, next, after, actions, now, keepMessages, headers);
+  const base: RecordBase = { id: record.id, input: record.input, createdAt: record.createdAt, version: record.version + 1, waiting: record.waiting, totalAttempts: record.totalAttempts };
   return {
-    record: buildRecord(chain, { ...record, version: record.version + 1 }, next, dispatched, now),
-    history: historyOf(chain, before, record.attempt, next, event, now),
+    record: buildRecord(chain, base, next, after, dispatched, now),
+    history: historyOf(chain, before, record.attempt, next, after, event, outcome, now),
     outbox: dispatched.outbox,
     snapshot: next,
   };

@@ -3,8 +3,8 @@ import { serializeError, TaskTimeoutError } from '../errors.js';
 import type { ChainEvent } from '../machine/chain-context.js';
 import { compensationActorId, stepActorId, type StepDef } from '../machine/compile-machine.js';
 import type { TaskMessage } from '../messages.js';
-import type { TaskContext } from '../task.js';
-import { asStored, jsonProblem } from './json-value.js';
+import type { CompensationContext, TaskContext } from '../task.js';
+import { storedForm } from './json-value.js';
 
 export interface ExecuteOptions {
   readonly clock: Clock;
@@ -16,6 +16,55 @@ export interface ExecuteOptions {
 }
 
 /**
+ * The attempt's `ctx.signal`, made when the task first reads it: most tasks never do, and an
+ * `AbortController` plus a listener on the shutdown signal per attempt was a measurable share of a
+ * step's CPU. Aborts that come before the signal exists are remembered, so a task that reads it
+ * late sees exactly what an eager signal would show: aborted, with the first abort's reason.
+ */
+class AttemptSignal {
+  private controller: AbortController | undefined;
+  /** The listener on the shutdown signal, once the signal exists and listens. */
+  private onShutdown: (() => void) | undefined;
+  /** The first abort requested before the signal existed. */
+  private early: { readonly reason: unknown } | undefined;
+  /** A shutdown signal already aborted when the attempt began never aborts it (as an `abort` listener added then never fires). */
+  private readonly shutdownBefore: boolean;
+
+  constructor(private readonly shutdown: AbortSignal) {
+    this.shutdownBefore = shutdown.aborted;
+  }
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      const controller = (this.controller = new AbortController());
+      const first = this.early ?? this.shutdownDuring();
+      if (first) controller.abort(first.reason);
+      else if (!this.shutdownBefore) {
+        const onShutdown = () => controller.abort(this.shutdown.reason);
+        this.shutdown.addEventListener('abort', onShutdown, { once: true });
+        this.onShutdown = onShutdown;
+      }
+    }
+    return this.controller.signal;
+  }
+
+  abort(reason: unknown): void {
+    if (this.controller) this.controller.abort(reason);
+    else this.early ??= this.shutdownDuring() ?? { reason };
+  }
+
+  /** Removes the shutdown listener, if the signal was made and listens. */
+  dispose(): void {
+    if (this.onShutdown) this.shutdown.removeEventListener('abort', this.onShutdown);
+  }
+
+  /** The shutdown, when it came during the attempt (and so came first, as nothing aborted before). */
+  private shutdownDuring(): { readonly reason: unknown } | undefined {
+    return !this.shutdownBefore && this.shutdown.aborted ? { reason: this.shutdown.reason as unknown } : undefined;
+  }
+}
+
+/**
  * Runs one attempt of a step (or of its compensation) and returns the machine event that
  * reports its outcome. Never throws: every failure becomes an `xstate.error.actor.*` event.
  */
@@ -24,12 +73,12 @@ export async function executeTask(step: StepDef, message: TaskMessage, options: 
   const actorId = message.compensation ? compensationActorId(step.key) : stepActorId(step.key);
   const policy = message.compensation ? task.compensateRetry : task.retry;
   const timeoutMs = message.compensation ? task.compensateTimeoutMs : task.timeoutMs;
-  const controller = new AbortController();
-  const onShutdown = () => controller.abort(options.shutdown.reason);
-  options.shutdown.addEventListener('abort', onShutdown, { once: true });
-  const unregister = options.register?.((reason) => controller.abort(reason));
+  const abort = new AttemptSignal(options.shutdown);
+  const unregister = options.register?.((reason) => abort.abort(reason));
   let timer: ReturnType<Clock['setTimeout']> | undefined;
 
+  // `signal` is a getter (made on first read): build the compensation's context with its input
+  // here rather than by spreading this one, which would read it.
   const ctx: TaskContext = {
     runId: message.runId,
     chain: message.chain,
@@ -37,18 +86,15 @@ export async function executeTask(step: StepDef, message: TaskMessage, options: 
     step: step.key,
     idempotencyKey: `${message.runId}:${step.key}`,
     attempt: message.attempt,
-    signal: controller.signal,
+    get signal() {
+      return abort.signal;
+    },
   };
-  const fail = (error: unknown, retryable: boolean): ChainEvent => ({
-    type: `xstate.error.actor.${actorId}`,
-    error: serializeError(error, retryable),
-    attempt: message.attempt,
-    random: options.random(),
-  });
+  if (message.compensation) Object.assign(ctx, { input: message.input });
 
   try {
     const work = Promise.resolve().then((): unknown =>
-      message.compensation ? task.compensate?.(message.output, { ...ctx, input: message.input }) : task.run(message.input, ctx),
+      message.compensation ? task.compensate?.(message.output, ctx as CompensationContext) : task.run(message.input, ctx),
     );
     const timeout =
       timeoutMs === undefined
@@ -56,24 +102,29 @@ export async function executeTask(step: StepDef, message: TaskMessage, options: 
         : new Promise<never>((_, reject) => {
             timer = options.clock.setTimeout(() => {
               const error = new TaskTimeoutError(task.name, timeoutMs);
-              controller.abort(error);
+              abort.abort(error);
               reject(error);
             }, timeoutMs);
           });
     const output: unknown = await (timeout ? Promise.race([work, timeout]) : work);
     if (message.compensation) return { type: `xstate.done.actor.${actorId}`, output: null, attempt: message.attempt };
-    const problem = jsonProblem(output);
-    if (problem) {
-      const error = new Error(`task "${task.name}" returned a result that is not JSON-serialisable: ${problem}`);
+    const stored = storedForm(output);
+    if (!stored.ok) {
+      const error = new Error(`task "${task.name}" returned a result that is not JSON-serialisable: ${stored.problem}`);
       error.name = 'SerializationError';
-      return fail(error, false);
+      return failed(actorId, message, error, false, options);
     }
-    return { type: `xstate.done.actor.${actorId}`, output: asStored(output), attempt: message.attempt };
+    return { type: `xstate.done.actor.${actorId}`, output: stored.value, attempt: message.attempt };
   } catch (error) {
-    return fail(error, policy.isRetryable(error));
+    return failed(actorId, message, error, policy.isRetryable(error), options);
   } finally {
     if (timer !== undefined) options.clock.clearTimeout(timer);
-    options.shutdown.removeEventListener('abort', onShutdown);
+    abort.dispose();
     unregister?.();
   }
+}
+
+/** The outcome event of an attempt that failed (no closure per attempt: this runs on every step). */
+function failed(actorId: string, message: TaskMessage, error: unknown, retryable: boolean, options: ExecuteOptions): ChainEvent {
+  return { type: `xstate.error.actor.${actorId}`, error: serializeError(error, retryable), attempt: message.attempt, random: options.random() };
 }
