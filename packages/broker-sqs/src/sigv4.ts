@@ -35,7 +35,8 @@ const hmac = (key: string | Buffer, data: string): Buffer => createHmac('sha256'
 
 /** `20261129T081406Z` */
 function amzDate(now: number): string {
-  return new Date(now).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  const iso = new Date(now).toISOString(); // 2026-11-29T08:14:06.123Z
+  return `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}Z`;
 }
 
 /**
@@ -54,10 +55,18 @@ export class SigV4Signer {
   private keyScope = '';
   private key: Buffer = Buffer.alloc(0);
   private keySecret = '';
+  private dateSecond = NaN;
+  private date = '';
 
   /** The headers to send: the given ones plus `x-amz-date`, `x-amz-security-token` (if any) and `authorization`. */
   sign(input: SignInput): Record<string, string> {
-    const date = amzDate(input.now);
+    // Many requests are signed within one second: format its date once.
+    const second = Math.floor(input.now / 1000);
+    if (second !== this.dateSecond) {
+      this.dateSecond = second;
+      this.date = amzDate(input.now);
+    }
+    const date = this.date;
     const day = date.slice(0, 8);
     const headers: Record<string, string> = { ...input.headers, 'x-amz-date': date };
     if (input.credentials.sessionToken) headers['x-amz-security-token'] = input.credentials.sessionToken;

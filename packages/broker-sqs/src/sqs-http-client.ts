@@ -98,6 +98,8 @@ export class SqsHttpClient {
   private readonly httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: Infinity });
   private readonly fixedEndpoint: URL | undefined;
   private readonly origins = new Map<string, URL>();
+  /** The region, once known: it does not change for a client's life. */
+  private region: string | undefined;
 
   constructor(private readonly options: SqsHttpClientOptions) {
     this.fixedEndpoint = options.endpoint === undefined ? undefined : new URL(options.endpoint);
@@ -139,7 +141,10 @@ export class SqsHttpClient {
   }
 
   private async send(endpoint: URL, operation: string, body: string, signal: AbortSignal | undefined): Promise<Answer> {
-    const [credentials, region] = await Promise.all([this.options.credentials(), this.options.region()]);
+    this.region ??= await this.options.region();
+    const region = this.region;
+    // The SDK's provider, memoised: it refreshes credentials before they expire.
+    const credentials = await this.options.credentials();
     const path = endpoint.pathname || '/';
     const headers = this.signer.sign({
       credentials,
