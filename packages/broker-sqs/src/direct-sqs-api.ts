@@ -92,6 +92,7 @@ export function directSqsApi(sdk: SqsApi, client: SQSClient, options: CompiledSq
           ...RECEIVE_ATTRIBUTES,
         },
         signal,
+        request.waitSeconds,
       );
       return received(out.Messages?.map((m) => ({ ...m, MessageAttributes: attributesIn(m.MessageAttributes) })));
     },

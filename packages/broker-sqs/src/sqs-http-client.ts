@@ -27,6 +27,8 @@ export interface SqsHttpClientOptions {
   readonly retryBaseDelayMs: number;
   readonly retryMaxDelayMs: number;
   readonly random: RandomSource;
+  /** How long a request may go without an answer, past its long poll's wait. @defaultValue 60 s */
+  readonly silenceMs?: number;
 }
 
 /** An error SQS answered with, shaped like the SDK's service exceptions. */
@@ -70,6 +72,11 @@ const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT
 const CLOCK_SKEW = new Set(['AccessDeniedException', 'AuthFailure', 'InvalidSignatureException', 'RequestExpired', 'RequestInTheFuture', 'RequestTimeTooSkewed', 'SignatureDoesNotMatch']);
 /** How far the server's clock may be from ours before requests are signed with its time (as the SDK does). */
 const SKEW_TOLERANCE_MS = 300_000;
+/**
+ * How long a request may go without any byte before it is dropped and retried (past a long poll's
+ * own wait): a connection that died without a reset would otherwise hang a consumer for good.
+ */
+const SILENCE_MS = 60_000;
 
 function retryable(error: unknown): boolean {
   if (error instanceof SqsServiceError) {
@@ -105,15 +112,18 @@ export class SqsHttpClient {
     this.fixedEndpoint = options.endpoint === undefined ? undefined : new URL(options.endpoint);
   }
 
-  /** Calls `operation` (`SendMessageBatch`…) with `input` (its JSON request) and returns SQS's JSON answer. */
-  async call<T>(operation: string, queueUrl: string, input: object, signal?: AbortSignal): Promise<T> {
+  /**
+   * Calls `operation` (`SendMessageBatch`…) with `input` (its JSON request) and returns SQS's JSON
+   * answer. `waitSeconds`: how long the server may hold the request (a long poll's wait).
+   */
+  async call<T>(operation: string, queueUrl: string, input: object, signal?: AbortSignal, waitSeconds = 0): Promise<T> {
     const body = JSON.stringify(input);
     const endpoint = this.endpointFor(queueUrl);
     for (let attempt = 1; ; attempt++) {
       if (signal?.aborted) throw abortError();
       let failure: unknown;
       try {
-        const answer = await this.send(endpoint, operation, body, signal);
+        const answer = await this.send(endpoint, operation, body, signal, waitSeconds * 1000 + (this.options.silenceMs ?? SILENCE_MS));
         if (answer.status >= 200 && answer.status < 300) return (answer.body === '' ? {} : JSON.parse(answer.body)) as T;
         failure = this.serviceError(answer);
       } catch (error) {
@@ -140,7 +150,7 @@ export class SqsHttpClient {
     return origin;
   }
 
-  private async send(endpoint: URL, operation: string, body: string, signal: AbortSignal | undefined): Promise<Answer> {
+  private async send(endpoint: URL, operation: string, body: string, signal: AbortSignal | undefined, timeoutMs: number): Promise<Answer> {
     this.region ??= await this.options.region();
     const region = this.region;
     // The SDK's provider, memoised: it refreshes credentials before they expire.
@@ -183,6 +193,11 @@ export class SqsHttpClient {
         },
       );
       req.on('error', (error) => reject(signal?.aborted ? abortError() : error));
+      req.setTimeout(timeoutMs, () => {
+        const error = new Error(`no answer from SQS for ${timeoutMs} ms (${operation})`);
+        // A network error the SDK's classification retries.
+        req.destroy(Object.assign(error, { code: 'ETIMEDOUT' }));
+      });
       req.end(body);
     });
   }

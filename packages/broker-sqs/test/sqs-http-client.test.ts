@@ -52,7 +52,7 @@ afterEach(async () => {
   }
 });
 
-function client(endpoint: string | undefined, offset = { value: 0 }): SqsHttpClient {
+function client(endpoint: string | undefined, offset = { value: 0 }, silenceMs?: number): SqsHttpClient {
   const c = new SqsHttpClient({
     endpoint,
     region: async () => 'eu-west-2',
@@ -62,6 +62,7 @@ function client(endpoint: string | undefined, offset = { value: 0 }): SqsHttpCli
     retryBaseDelayMs: 1,
     retryMaxDelayMs: 5,
     random: () => 0.5,
+    ...(silenceMs !== undefined ? { silenceMs } : {}),
   });
   clients.push(c);
   return c;
@@ -148,6 +149,15 @@ describe('sqs http client (scripted server)', () => {
     const s = await scripted([error(403, 'SignatureDoesNotMatch', undefined, { date: new Date().toUTCString() }), { status: 200, body: '{}' }]);
     await expect(client(s.endpoint).call('SendMessage', 'q', {})).rejects.toMatchObject({ name: 'SignatureDoesNotMatch' });
     expect(s.seen).toHaveLength(1);
+  });
+
+  it('drops a request that gets no answer (a connection dead without a reset), retries it, then fails', async () => {
+    let requests = 0;
+    const silent = createServer(() => requests++);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    servers.push(silent);
+    await expect(client(`http://127.0.0.1:${(silent.address() as AddressInfo).port}`, { value: 0 }, 100).call('ReceiveMessage', 'q', {}, undefined, 0)).rejects.toMatchObject({ code: 'ETIMEDOUT' });
+    expect(requests).toBe(3);
   });
 
   it('rejects with an AbortError when its signal is aborted', async () => {
