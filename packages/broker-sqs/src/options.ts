@@ -105,12 +105,14 @@ export interface SqsBrokerOptions {
    */
   receiveBatchSize?: number;
   /**
-   * Long polls each consumer keeps in flight at once, 1–10. One poll brings at most 10
-   * messages per round trip; raise this with a large prefetch when the round trip, not the
-   * handlers, bounds throughput. Each idle poll is a billed empty receive every `waitTimeSeconds`.
-   * @defaultValue 1
+   * Receives each consumer keeps in flight at once. One receive brings at most 10 messages per
+   * round trip. `'adaptive'`: one long poll at idle; while receives come back full, more
+   * receives that do not wait, up to the prefetch's worth (at most 10), so a backlog drains
+   * several round trips at a time. A number, 1–10: that many long polls all the time (each idle
+   * one is a billed empty receive every `waitTimeSeconds`).
+   * @defaultValue 'adaptive'
    */
-  receiveConcurrency?: number;
+  receiveConcurrency?: number | 'adaptive';
   /**
    * Acks collected into one DeleteMessageBatch, 1–10.
    * @defaultValue 10
@@ -194,7 +196,7 @@ export interface CompiledSqsOptions {
   readonly visibilityTimeoutSeconds: number;
   readonly heartbeatIntervalMs: number;
   readonly receiveBatchSize: number;
-  readonly receiveConcurrency: number;
+  readonly receiveConcurrency: number | 'adaptive';
   readonly deleteBatchSize: number;
   readonly deleteBatchWindowMs: number;
   readonly publishBatchSize: number;
@@ -216,6 +218,14 @@ function integer(name: string, value: unknown, min: number, max: number, fallbac
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     throw new InvalidOptionError(`${OWNER}: ${name}`, `must be a whole number from ${min} to ${max}, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function receiveConcurrencyOf(value: unknown): number | 'adaptive' {
+  if (value === undefined || value === 'adaptive') return 'adaptive';
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 10) {
+    throw new InvalidOptionError(`${OWNER}: receiveConcurrency`, `must be 'adaptive' or a whole number from 1 to 10, got ${describe(value)}`);
   }
   return value;
 }
@@ -325,7 +335,7 @@ export function compileOptions(options: SqsBrokerOptions): CompiledSqsOptions {
     Math.max(100, Math.floor((visibilityTimeoutSeconds * 1000) / 3)),
   );
   const receiveBatchSize = integer('receiveBatchSize', options.receiveBatchSize, 1, 10, 10);
-  const receiveConcurrency = integer('receiveConcurrency', options.receiveConcurrency, 1, 10, 1);
+  const receiveConcurrency = receiveConcurrencyOf(options.receiveConcurrency);
   const deleteBatchSize = integer('deleteBatchSize', options.deleteBatchSize, 1, 10, 10);
   const deleteBatchWindowMs = integer('deleteBatchWindowMs', options.deleteBatchWindowMs, 0, 1000, 10);
   const publishBatchSize = integer('publishBatchSize', options.publishBatchSize, 1, 10, 10);

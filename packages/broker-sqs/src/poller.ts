@@ -1,8 +1,15 @@
 /**
- * One consumer of one queue: `receiveConcurrency` long-poll loops, each asking for at most the
- * free prefetch (and at most `receiveBatchSize`) messages per ReceiveMessage, hands each to the handler with the
+ * One consumer of one queue: receive loops, each asking for at most the free prefetch (and at
+ * most `receiveBatchSize`) messages per ReceiveMessage, hands each to the handler with the
  * heartbeat running, and survives failed receives by backing off and polling again. A message
  * that arrives before its due time (a delay longer than one SQS hop) is deferred, never held.
+ *
+ * With a fixed `receiveConcurrency`, that many long-poll loops run all the time. Adaptive (the
+ * default), one long poll runs at idle, and each receive that comes back full while prefetch is
+ * free starts one more loop (up to the prefetch's worth of receives, at most 10), which drains the
+ * backlog with receives that do not wait (WaitTimeSeconds 0) and ends at the first receive that
+ * comes back short, or when the prefetch is taken. So a burst is received several round trips at
+ * a time, and an idle queue still costs one long poll per `waitTimeSeconds`.
  */
 import type { Consumer, Delivery, DeliveryHandler } from '@taskchart/core/adapter';
 import { attributesToHeaders, dueAtOf } from './attributes.js';
@@ -46,7 +53,7 @@ export class Poller implements Consumer {
   /** Messages asked for by receives in flight: counted against prefetch until they return. */
   private reserved = 0;
   private readonly waiters = new Set<() => void>();
-  private loop: Promise<unknown> | undefined;
+  private readonly loops = new Set<Promise<void>>();
 
   constructor(
     private readonly queue: string,
@@ -57,7 +64,23 @@ export class Poller implements Consumer {
   ) {}
 
   start(): void {
-    this.loop = Promise.all(Array.from({ length: this.deps.options.receiveConcurrency }, () => this.run()));
+    const concurrency = this.deps.options.receiveConcurrency;
+    for (let i = 0; i < (concurrency === 'adaptive' ? 1 : concurrency); i++) this.spawn(true);
+  }
+
+  /** Starts a receive loop: a lasting long-poll loop, or (`lasting` false) one that drains a backlog and ends. */
+  private spawn(lasting: boolean): void {
+    const loop = this.run(lasting);
+    this.loops.add(loop);
+    void loop.finally(() => this.loops.delete(loop));
+  }
+
+  /** Whether a receive of `got` messages (asked for `max`) says there is more to drain than the loops running can take. */
+  private shouldWiden(got: number, max: number): boolean {
+    const { receiveConcurrency, receiveBatchSize } = this.deps.options;
+    if (receiveConcurrency !== 'adaptive' || this.cancelled || got < max) return false;
+    const limit = Math.min(10, Math.ceil(this.prefetch / receiveBatchSize));
+    return this.loops.size < limit && this.prefetch - this.inFlight - this.reserved > 0;
   }
 
   private wake(): void {
@@ -70,17 +93,18 @@ export class Poller implements Consumer {
       this.abort.abort();
       this.wake();
     }
-    await this.loop;
+    while (this.loops.size > 0) await Promise.all([...this.loops]);
     while (this.running.size > 0) await Promise.allSettled([...this.running]);
     this.onCancelled(this);
   }
 
-  private async run(): Promise<void> {
+  private async run(lasting: boolean): Promise<void> {
     const { api, directory, options } = this.deps;
     let failures = 0;
     while (!this.cancelled) {
       const free = this.prefetch - this.inFlight - this.reserved;
       if (free <= 0) {
+        if (!lasting) return; // the prefetch is taken: the lasting loop receives again as it frees up
         await new Promise<void>((resolve) => {
           const done = () => {
             this.waiters.delete(done);
@@ -98,7 +122,8 @@ export class Poller implements Consumer {
         resolved = await directory.resolve(this.queue);
         messages = await api.receive(
           resolved.url,
-          { max, waitSeconds: options.waitTimeSeconds, visibilitySeconds: options.visibilityTimeoutSeconds },
+          // A draining loop never waits: when the backlog is gone it ends instead of holding prefetch.
+          { max, waitSeconds: lasting ? options.waitTimeSeconds : 0, visibilitySeconds: options.visibilityTimeoutSeconds },
           // Not aborted on cancel: a server may already have handed out messages to a request we
           // drop, hiding them for a visibility timeout. Cancel waits (≤ waitTimeSeconds) instead.
         );
@@ -108,6 +133,7 @@ export class Poller implements Consumer {
         if (this.cancelled) break;
         if (isQueueDoesNotExist(error)) directory.invalidate(this.queue);
         options.onError(error, { operation: 'ReceiveMessage', queue: this.queue });
+        if (!lasting) return; // the lasting loop backs off and keeps polling
         await this.sleep(backoffDelay(failures++, options.retryBaseDelayMs, options.retryMaxDelayMs, options.random) + options.retryBaseDelayMs);
         continue;
       }
@@ -118,6 +144,8 @@ export class Poller implements Consumer {
         break;
       }
       for (const message of messages) this.dispatch(resolved, message);
+      if (this.shouldWiden(messages.length, max)) this.spawn(false);
+      else if (!lasting && messages.length < max) return; // the backlog is drained
     }
   }
 

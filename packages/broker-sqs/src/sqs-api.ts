@@ -84,7 +84,7 @@ export function createClient(options: CompiledSqsOptions): { client: SQSClient; 
   return { client, owned: true };
 }
 
-function outcome(failed: ReadonlyArray<{ Id?: string | undefined; Code?: string | undefined; Message?: string | undefined }> | undefined): BatchOutcome {
+export function outcome(failed: ReadonlyArray<{ Id?: string | undefined; Code?: string | undefined; Message?: string | undefined }> | undefined): BatchOutcome {
   const map = new Map<number, Error>();
   for (const f of failed ?? []) {
     const error = new Error(`${f.Code ?? 'Error'}: ${f.Message ?? 'batch entry failed'}`);
@@ -94,13 +94,49 @@ function outcome(failed: ReadonlyArray<{ Id?: string | undefined; Code?: string 
   return { failed: map };
 }
 
-const sendFields = (m: OutgoingMessage) => ({
-  MessageBody: m.body,
-  ...(Object.keys(m.attributes).length > 0 ? { MessageAttributes: m.attributes } : {}),
-  ...(m.delaySeconds ? { DelaySeconds: m.delaySeconds } : {}),
-  ...(m.groupId !== undefined ? { MessageGroupId: m.groupId } : {}),
-  ...(m.deduplicationId !== undefined ? { MessageDeduplicationId: m.deduplicationId } : {}),
-});
+/** A received message as SQS describes it (the SDK's output, or the JSON protocol's with binary values decoded). */
+export interface WireMessage {
+  readonly MessageId?: string | undefined;
+  readonly ReceiptHandle?: string | undefined;
+  readonly Body?: string | undefined;
+  readonly Attributes?: Partial<Record<string, string>> | undefined;
+  readonly MessageAttributes?: Attributes | undefined;
+}
+
+/** The adapter's view of received messages (those without a receipt handle cannot be settled, and are skipped). */
+export function received(messages: readonly WireMessage[] | undefined): ReceivedMessage[] {
+  const out: ReceivedMessage[] = [];
+  for (const m of messages ?? []) {
+    if (m.ReceiptHandle === undefined) continue;
+    const sentAt = m.Attributes?.['SentTimestamp'];
+    out.push({
+      messageId: m.MessageId ?? m.ReceiptHandle,
+      receiptHandle: m.ReceiptHandle,
+      body: m.Body ?? '',
+      attributes: m.MessageAttributes ?? {},
+      receiveCount: Number(m.Attributes?.['ApproximateReceiveCount'] ?? '1') || 1,
+      groupId: m.Attributes?.['MessageGroupId'],
+      sentAt: sentAt === undefined ? undefined : Number(sentAt),
+    });
+  }
+  return out;
+}
+
+/** What ReceiveMessage asks for besides the count, wait and visibility. */
+export const RECEIVE_ATTRIBUTES = {
+  MessageAttributeNames: ['All'],
+  MessageSystemAttributeNames: ['ApproximateReceiveCount', 'MessageGroupId', 'SentTimestamp'],
+} as const;
+
+export function sendFields(m: OutgoingMessage) {
+  return {
+    MessageBody: m.body,
+    ...(Object.keys(m.attributes).length > 0 ? { MessageAttributes: m.attributes } : {}),
+    ...(m.delaySeconds ? { DelaySeconds: m.delaySeconds } : {}),
+    ...(m.groupId !== undefined ? { MessageGroupId: m.groupId } : {}),
+    ...(m.deduplicationId !== undefined ? { MessageDeduplicationId: m.deduplicationId } : {}),
+  };
+}
 
 export function sdkSqsApi(client: SQSClient, owned: boolean): SqsApi {
   return {
@@ -147,26 +183,12 @@ export function sdkSqsApi(client: SQSClient, owned: boolean): SqsApi {
           MaxNumberOfMessages: request.max,
           WaitTimeSeconds: request.waitSeconds,
           VisibilityTimeout: request.visibilitySeconds,
-          MessageAttributeNames: ['All'],
-          MessageSystemAttributeNames: ['ApproximateReceiveCount', 'MessageGroupId', 'SentTimestamp'],
+          MessageAttributeNames: [...RECEIVE_ATTRIBUTES.MessageAttributeNames],
+          MessageSystemAttributeNames: [...RECEIVE_ATTRIBUTES.MessageSystemAttributeNames],
         }),
         signal ? { abortSignal: signal } : {},
       );
-      return (out.Messages ?? []).flatMap((m) =>
-        m.ReceiptHandle === undefined
-          ? []
-          : [
-              {
-                messageId: m.MessageId ?? m.ReceiptHandle,
-                receiptHandle: m.ReceiptHandle,
-                body: m.Body ?? '',
-                attributes: m.MessageAttributes ?? {},
-                receiveCount: Number(m.Attributes?.ApproximateReceiveCount ?? '1') || 1,
-                groupId: m.Attributes?.MessageGroupId,
-                sentAt: m.Attributes?.SentTimestamp === undefined ? undefined : Number(m.Attributes.SentTimestamp),
-              },
-            ],
-      );
+      return received(out.Messages);
     },
     async deleteBatch(url, receiptHandles) {
       const out = await client.send(new DeleteMessageBatchCommand({ QueueUrl: url, Entries: receiptHandles.map((h, i) => ({ Id: String(i), ReceiptHandle: h })) }));

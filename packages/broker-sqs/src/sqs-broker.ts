@@ -11,6 +11,7 @@ import { deadLetterQueueName, type BrokerCapabilities, type ConsumeOptions, type
 import { attributesToHeaders, headersToAttributes, messageBytes } from './attributes.js';
 import { Batcher } from './batcher.js';
 import { deadLetterMessage } from './dead-letter.js';
+import { directSqsApi } from './direct-sqs-api.js';
 import { SqsDeadLetters } from './dead-letter-access.js';
 import { fifoId } from './fifo-id.js';
 import { Heartbeat } from './heartbeat.js';
@@ -57,7 +58,8 @@ export class SqsBroker implements Broker {
     if (api) this.api = api;
     else {
       const { client, owned } = createClient(this.options);
-      this.api = sdkSqsApi(client, owned);
+      // A client we built is ours to bypass for the per-message calls; one the user gave is used as given.
+      this.api = owned ? directSqsApi(sdkSqsApi(client, owned), client, this.options) : sdkSqsApi(client, owned);
     }
     this.capabilities = { durable: true, maxDelayMs: this.options.maxDelaySeconds * 1000, deduplicates: this.options.fifo, maxMessageBytes: this.options.maxMessageBytes };
     this.directory = new QueueDirectory(this.api, this.options);

@@ -30,7 +30,7 @@ describe('sqsBroker options', () => {
       visibilityTimeoutSeconds: 30,
       heartbeatIntervalMs: 10_000,
       receiveBatchSize: 10,
-      receiveConcurrency: 1,
+      receiveConcurrency: 'adaptive',
       deleteBatchSize: 10,
       deleteBatchWindowMs: 10,
       publishBatchSize: 10,
@@ -58,7 +58,8 @@ describe('sqsBroker options', () => {
     rejects({ visibilityTimeoutSeconds: 0 }, 'visibilityTimeoutSeconds', /from 1 to 43200/);
     rejects({ visibilityTimeoutSeconds: 3, heartbeatIntervalMs: 3000 }, 'heartbeatIntervalMs', /from 100 to 2999/);
     rejects({ receiveBatchSize: 11 }, 'receiveBatchSize', /from 1 to 10/);
-    rejects({ receiveConcurrency: 0 }, 'receiveConcurrency', /from 1 to 10/);
+    rejects({ receiveConcurrency: 0 }, 'receiveConcurrency', /'adaptive' or a whole number from 1 to 10/);
+    rejects({ receiveConcurrency: 'auto' as unknown as number }, 'receiveConcurrency', /'adaptive' or a whole number from 1 to 10, got "auto"/);
     rejects({ deleteBatchSize: 0 }, 'deleteBatchSize', /from 1 to 10/);
     rejects({ maxMessageBytes: 2_000_000 }, 'maxMessageBytes', /from 1024 to 1048576/);
     rejects({ maxDelaySeconds: 901 }, 'maxDelaySeconds', /from 1 to 900/);
