@@ -6,10 +6,12 @@
  * meanwhile, the claim runs out and another process (or this one, restarted) publishes the entry
  * like any other, so nothing is lost; the step may run twice, as any step may (at least once).
  *
- * Slots: eager steps have `prefetch` slots per queue of their own, beside the broker's
+ * Slots: eager attempts have `prefetch` slots per queue of their own, beside the broker's
  * `prefetch` unacknowledged deliveries, so under load a chain's next steps keep running here
- * while the broker's deliveries start new chains: a worker runs at most twice `prefetch` steps of
- * one queue at a time. An entry that finds no free slot is published as usual.
+ * while the broker's deliveries start new chains: a worker runs at most twice `prefetch` task
+ * attempts of one queue at a time. A slot is held while the task runs, not while its outcome
+ * waits for its commit (which holds nothing of the user's). An entry that finds no free slot is
+ * published as usual.
  */
 import type { Delivery, MessageHeaders } from '../ports/broker.js';
 import type { OutboxEntry } from '../ports/store.js';
@@ -26,7 +28,7 @@ export interface EagerSettle {
 }
 
 export class EagerDispatch {
-  /** Per queue: eager steps being handled now. */
+  /** Per queue: eager steps whose attempt is running now. */
   private readonly running = new Map<string, number>();
   private open = false;
 
@@ -61,9 +63,14 @@ export class EagerDispatch {
     const headers = prepare();
     if (!headers) return undefined;
     this.running.set(queue, running + 1);
-    return this.handle(queue, eagerDelivery(entry, headers, settle), { id: entry.id, settled: () => settle.settled() }).finally(() => {
+    // The slot is the task's: freed once the attempt has run (its outcome's commit holds none).
+    let held = true;
+    const free = () => {
+      if (!held) return;
+      held = false;
       this.running.set(queue, (this.running.get(queue) ?? 1) - 1);
-    });
+    };
+    return this.handle(queue, eagerDelivery(entry, headers, settle), { id: entry.id, settled: () => settle.settled(), attempted: free }).finally(free);
   }
 }
 

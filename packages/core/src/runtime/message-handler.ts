@@ -71,6 +71,8 @@ function parkedReason(record: RunRecord): string {
 export interface FromOutbox {
   readonly id: number;
   settled(): void;
+  /** The attempt has run (its outcome is being committed): the slot it held is free. */
+  attempted(): void;
 }
 
 /**
@@ -193,6 +195,7 @@ async function handleTask(
     }
     const ctx = attemptContext(step, message, delivery, deps);
     const event = await runAttempt(step, message, ctx, deps);
+    outbox?.attempted();
     const cause = ctx && deps.plugins.some((p) => p.messageHeaders) ? ({ kind: 'attempt', attempt: ctx } as const) : undefined;
     const result = await commitOutcome(message.runId, event, deps, cause, outbox && [outbox.id]);
     if (result === 'parked') return await deadLetterParked(message.runId, delivery, deps, deadLetter);
