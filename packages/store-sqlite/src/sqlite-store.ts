@@ -4,6 +4,7 @@ import { InvalidOptionError, StoreBusyError, StoreLostError, TaskchartError, typ
 import { assertKnownKeys, checkClaimant, checkDefinitionRecords, checkPageLimit, fromJsonColumn, parseRunListCursor, runFromRow, runListCursor, toJsonColumn, type ChainDefinitionRecord, type Claimant, type DefinitionQuery, type EventQuery, type HistoryEntry, type OutboxEntry, type PublishOptions, type RunPage, type RunRecord, type RunRow, type RunWrite, type StoredEvent, type WriteResult } from '@taskchart/core/adapter';
 import { isBusy, NATIVE_BUSY_TIMEOUT_MS, whileBusy, type BusyWait } from './sqlite-busy.js';
 import { hold, identify, isHeld, sameFile, type FileIdentity } from './sqlite-file.js';
+import { BackgroundCheckpointer } from './sqlite-checkpointer.js';
 import { definitionStatements, type DefinitionStatements } from './sqlite-definitions.js';
 import { prepareSchema } from './sqlite-migrate.js';
 
@@ -24,8 +25,14 @@ export interface SqliteStoreOptions {
 }
 
 const OPTION_KEYS = ['synchronous', 'busyTimeoutMs'];
-/** WAL pages between automatic checkpoints: 16 MB of 4 KB pages (the WAL file grows to about that). */
+/**
+ * WAL pages between automatic checkpoints by the connection that commits: 16 MB of 4 KB pages. Only
+ * where no background checkpointer runs (`:memory:`, or the thread failed); with one, the
+ * connection's own checkpoint is a backstop four times further (the thread falling behind cannot
+ * grow the WAL without bound).
+ */
 const WAL_AUTOCHECKPOINT_PAGES = 4_000;
+const WAL_BACKSTOP_PAGES = 16_000;
 const BUSY_TIMEOUT_MAX_MS = 3_600_000;
 
 interface HistoryRow {
@@ -126,6 +133,8 @@ export class SqliteStore implements Store {
   private closed = false;
   private lost: string | undefined;
   private readonly chains: DefinitionStatements;
+  /** Checkpoints the WAL off the main thread (files only). */
+  private readonly checkpointer: BackgroundCheckpointer | undefined;
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
     if (typeof path !== 'string' || path.length === 0) throw new InvalidOptionError('sqliteStore: path', 'must be a file path (or ":memory:")');
@@ -166,6 +175,13 @@ export class SqliteStore implements Store {
     } catch (error) {
       this.db.close();
       throw error;
+    }
+    if (!inMemory) {
+      this.db.pragma(`wal_autocheckpoint = ${WAL_BACKSTOP_PAGES}`);
+      // When the thread cannot checkpoint, this connection does it again, as it would without one.
+      this.checkpointer = new BackgroundCheckpointer(this.path, () => {
+        if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
+      });
     }
     this.busy = {
       timeoutMs: busy,
@@ -464,6 +480,7 @@ export class SqliteStore implements Store {
     if (this.closed) return;
     this.closed = true;
     this.file?.release();
+    await this.checkpointer?.close();
     this.db.close();
   }
 }

@@ -45,12 +45,16 @@ function v1File(edit?: string): string {
 const hooks: Claimant = { owner: 'test', now: 0, leaseMs: 1_000, hooks: true };
 
 describe('sqlite store', () => {
-  it('uses WAL with synchronous=NORMAL by default, checkpointing every 4,000 pages', async () => {
+  it('uses WAL with synchronous=NORMAL by default; a file store checkpoints on its thread, an in-memory one every 4,000 pages', async () => {
     const store = sqliteStore(freshPath());
     expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(store.db.pragma('synchronous', { simple: true })).toBe(1);
-    expect(store.db.pragma('wal_autocheckpoint', { simple: true })).toBe(4000);
+    // The committing connection's own checkpoint is only the backstop (see sqlite-checkpointer.test.ts).
+    expect(store.db.pragma('wal_autocheckpoint', { simple: true })).toBe(16_000);
     await store.close();
+    const inMemory = sqliteStore(':memory:');
+    expect(inMemory.db.pragma('wal_autocheckpoint', { simple: true })).toBe(4000);
+    await inMemory.close();
   });
 
   it('keeps the frozen schema (change SCHEMA_VERSION and add a migration to change it)', async () => {
