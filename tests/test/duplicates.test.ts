@@ -14,10 +14,11 @@ afterEach(async () => {
 const terminal = (info: RunInfo | undefined) => !!info && ['completed', 'failed', 'compensated'].includes(info.status);
 
 /** Records the body of every task message the runtime publishes. */
-function recording(published: string[]): (broker: MemoryBroker) => Broker {
+function recording(published: string[], durable = false): (broker: MemoryBroker) => Broker {
   return (broker) => ({
     name: broker.name,
-    capabilities: broker.capabilities,
+    // Durable: messages go through outbox rows (as on RabbitMQ, SQS), which the eager case reads.
+    capabilities: { ...broker.capabilities, durable },
     publish: async (queue, body, options) => {
       published.push(body);
       await broker.publish(queue, body, options);
@@ -43,7 +44,7 @@ describe.each([
     const after = task('after', (x: number) => x * 10);
     const c = chain('dup', slow, after);
     const published: string[] = [];
-    h = await harness([c], { eagerDispatch: eager }, recording(published));
+    h = await harness([c], { eagerDispatch: eager }, recording(published, eager));
     const run = await h.runtime.run(c, 1, { id: 'dup-1' });
     await settle(10);
     expect(executions).toBe(1);

@@ -18,11 +18,15 @@ afterEach(async () => {
   h = undefined;
 });
 
-/** Records the step of every task message the runtime publishes. */
-function recording(published: string[]): (broker: MemoryBroker) => Broker {
+/**
+ * Records the step of every task message the runtime publishes. `durable` makes the runtime treat
+ * the broker as one that keeps its messages across a crash (RabbitMQ, SQS): messages then go
+ * through outbox rows, where with a memory broker the run's `waiting` copies stand in for them.
+ */
+function recording(published: string[], durable = false): (broker: MemoryBroker) => Broker {
   return (broker) => ({
     name: broker.name,
-    capabilities: broker.capabilities,
+    capabilities: { ...broker.capabilities, durable },
     publish: async (queue, body, options) => {
       const parsed = parseMessage(body);
       if (parsed.ok && parsed.message.kind === 'task') published.push(parsed.message.step);
@@ -38,6 +42,16 @@ function outbox(dbPath: string): Array<{ body: string; claimed_until: number }> 
   const db = new Database(dbPath, { readonly: true });
   try {
     return db.prepare('SELECT body, claimed_until FROM taskchart_outbox ORDER BY id').all() as Array<{ body: string; claimed_until: number }>;
+  } finally {
+    db.close();
+  }
+}
+
+/** What run `id` waits for, as the store file holds it. */
+function waitingOf(dbPath: string, id: string): unknown {
+  const db = new Database(dbPath, { readonly: true });
+  try {
+    return JSON.parse(db.prepare('SELECT waiting FROM taskchart_runs WHERE id = ?').pluck().get(id) as string) as unknown;
   } finally {
     db.close();
   }
@@ -97,7 +111,7 @@ describe('eager dispatch', () => {
       return x;
     });
     const c = chain('eager-lease', long);
-    h = await harness([c], { outboxLease: '10s' }, recording([]));
+    h = await harness([c], { outboxLease: '10s' }, recording([], true));
     const run = await h.runtime.run(c, 7, { id: 'e-4' });
     await settle(10);
     const [entry] = outbox(h.dbPath);
@@ -114,6 +128,26 @@ describe('eager dispatch', () => {
     expect(await run.result()).toBe(7);
     await h.runtime.close();
     expect(outbox(h.dbPath)).toEqual([]);
+  });
+
+  it('writes no outbox row for a step when the broker keeps nothing across a crash: the run waits on a copy of its message', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const held = task('held', async (x: number) => {
+      await gate;
+      return x;
+    });
+    const c = chain('eager-unstored', held);
+    h = await harness([c], {}, recording([]));
+    const run = await h.runtime.run(c, 3, { id: 'e-5' });
+    await settle(10);
+    const rows = outbox(h.dbPath);
+    const waiting = waitingOf(h.dbPath, run.id);
+    release();
+    expect(rows).toEqual([]);
+    expect(waiting).toMatchObject([{ kind: 'step', step: 'held', attempt: 1, message: { queue: 'taskchart' } }]);
+    await h.drive(() => terminal(run.id));
+    expect(await run.result()).toBe(3);
   });
 
   it('rejects an eagerDispatch that is not a boolean, naming the option', () => {

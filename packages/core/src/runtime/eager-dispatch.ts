@@ -19,6 +19,8 @@ import type { FromOutbox } from './message-handler.js';
 
 /** How an eager step's entry is settled: done with (deleted), or handed to the broker after all. */
 export interface EagerSettle {
+  /** Whether the entry is an outbox row (else a message published without one: nothing to delete). */
+  readonly stored: boolean;
   /** The step's outcome is committed: the entry is deleted. Never rejects. */
   done(): Promise<void>;
   /** The entry goes to the broker (published, then deleted), after `delayMs` when given. Never rejects. */
@@ -70,7 +72,7 @@ export class EagerDispatch {
       held = false;
       this.running.set(queue, (this.running.get(queue) ?? 1) - 1);
     };
-    return this.handle(queue, eagerDelivery(entry, headers, settle), { id: entry.id, settled: () => settle.settled(), attempted: free }).finally(free);
+    return this.handle(queue, eagerDelivery(entry, headers, settle), { settles: settle.stored ? entry.id : undefined, settled: () => settle.settled(), attempted: free }).finally(free);
   }
 }
 

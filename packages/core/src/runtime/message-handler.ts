@@ -69,7 +69,8 @@ function parkedReason(record: RunRecord): string {
  * deletes the entry (`settled()` is then called, so the ack deletes nothing).
  */
 export interface FromOutbox {
-  readonly id: number;
+  /** Its outbox row, deleted by the commit of the outcome; `undefined` for a message published without one. */
+  readonly settles: number | undefined;
   settled(): void;
   /** The attempt has run (its outcome is being committed): the slot it held is free. */
   attempted(): void;
@@ -197,7 +198,7 @@ async function handleTask(
     const event = await runAttempt(step, message, ctx, deps);
     outbox?.attempted();
     const cause = ctx && deps.plugins.some((p) => p.messageHeaders) ? ({ kind: 'attempt', attempt: ctx } as const) : undefined;
-    const result = await commitOutcome(message.runId, event, deps, cause, outbox && [outbox.id]);
+    const result = await commitOutcome(message.runId, event, deps, cause, outbox?.settles === undefined ? undefined : [outbox.settles]);
     if (result === 'parked') return await deadLetterParked(message.runId, delivery, deps, deadLetter);
     if (result === 'applied') outbox?.settled();
     await delivery.ack();

@@ -1,7 +1,7 @@
 import type { Clock, TimerHandle } from '../clock.js';
 import { sign, SIGNATURE_HEADER } from '../messages.js';
 import type { Broker, MessageHeaders, PublishOptions } from '../ports/broker.js';
-import type { Claimant, OutboxEntry, Store } from '../ports/store.js';
+import type { Claimant, NewOutboxEntry, OutboxEntry, Store } from '../ports/store.js';
 import { Batcher } from './batcher.js';
 import type { EagerSettle } from './eager-dispatch.js';
 import type { FailureReport } from './failure-report.js';
@@ -58,6 +58,10 @@ export class OutboxRelay {
   /** Entries held by eager steps running here: their claims are renewed until they settle. */
   private readonly held = new Set<number>();
   private renewTimer: TimerHandle | undefined;
+  /** Messages published without an outbox row (see `publishUnstored`), by the entry standing for them. */
+  private readonly unstored = new WeakSet<OutboxEntry>();
+  /** The id of the last unstored message: they count down from -1, apart from the store's ids. */
+  private lastUnstored = 0;
   /** Whether this relay calls failure hooks (and so claims failure reports). */
   readonly hooks: boolean;
 
@@ -96,10 +100,26 @@ export class OutboxRelay {
     }
   }
 
+  /**
+   * Publishes messages committed without an outbox row (a broker that keeps nothing across a
+   * crash: the run's `waiting` copies re-dispatch them at start). As outbox entries are, except
+   * that nothing is deleted and a failed publish is retried from memory.
+   */
+  publishUnstored(runId: string, messages: readonly NewOutboxEntry[]): void {
+    this.publish(
+      messages.map((m) => {
+        const entry: OutboxEntry = { id: --this.lastUnstored, runId, queue: m.queue, body: m.body, ...(m.options ? { options: m.options } : {}) };
+        this.unstored.add(entry);
+        return entry;
+      }),
+    );
+  }
+
   /** How an eager step settles `entry`: deleted once its outcome is committed, or published after all. */
   private settleOf(entry: OutboxEntry): EagerSettle {
-    let settled = false;
+    let settled = this.unstored.has(entry);
     return {
+      stored: !settled,
       settled: () => {
         settled = true;
         this.held.delete(entry.id);
@@ -126,6 +146,7 @@ export class OutboxRelay {
    * entry are extended by a lease, so no other process publishes the entry of a long step.
    */
   private hold(id: number): void {
+    if (id < 0) return; // Unstored: no claim to keep.
     this.held.add(id);
     if (this.renewTimer !== undefined) return;
     const { clock, leaseMs } = this.options;
@@ -181,6 +202,7 @@ export class OutboxRelay {
       }
     }
     this.failures.delete(entry.id);
+    if (this.unstored.has(entry)) return;
     try {
       await this.deletes.submit(entry.id);
     } catch (error) {
@@ -196,15 +218,21 @@ export class OutboxRelay {
     this.failures.set(entry.id, failures + 1);
     const delayMs = outageDelay(failures, this.options.sweepMs);
     this.options.logger.warn(`${what}; the outbox keeps the message and retries it`, { runId: entry.runId, queue: entry.queue, delayMs, error: String(error) });
-    try {
-      await this.options.store.deferOutbox(this.options.owner, [entry.id], this.options.clock.now() + delayMs);
-    } catch {
-      // The store is down too: the claim runs out by itself and a sweep takes the entry again.
+    const unstored = this.unstored.has(entry);
+    if (!unstored) {
+      try {
+        await this.options.store.deferOutbox(this.options.owner, [entry.id], this.options.clock.now() + delayMs);
+      } catch {
+        // The store is down too: the claim runs out by itself and a sweep takes the entry again.
+      }
     }
     if (this.stopped) return;
     const timer = this.options.clock.setTimeout(() => {
       this.retryTimers.delete(timer);
-      if (!this.stopped) void this.sweep();
+      if (this.stopped) return;
+      // An unstored message is only in memory: publish it again from here.
+      if (unstored) this.publish([entry]);
+      else void this.sweep();
     }, delayMs);
     this.retryTimers.add(timer);
   }

@@ -188,13 +188,18 @@ export class RunEngine {
    * `snapshot` is the machine snapshot to cache; `undefined` (a parked run) caches nothing.
    */
   private async commit(write: RunWrite, snapshot: AnyMachineSnapshot | undefined): Promise<WriteResult> {
-    const result = await this.commits.submit(write);
+    // A broker that keeps nothing across a crash needs no outbox row for its messages: the run's
+    // `waiting` copies (kept with such a broker) re-dispatch them when a runtime starts. Failure
+    // reports keep theirs (a hook is called at least once, by whichever process holds the claim).
+    const unstored = this.keepMessages ? write.outbox.filter((o) => o.queue !== null) : [];
+    const result = await this.commits.submit(unstored.length > 0 ? { ...write, outbox: write.outbox.filter((o) => o.queue === null) } : write);
     const { record } = write;
     if (!result.ok) return result;
     // A decision is written by the definition of the version its record names.
     if (snapshot) this.remember({ record, snapshot, chain: this.chains.get(record.chain, definitionOf(record).version) });
     else this.forget(record.id);
     this.relay.publish(result.outbox);
+    if (unstored.length > 0) this.relay.publishUnstored(record.id, unstored);
     this.onCommitted?.(record);
     if (this.bus.listening) this.bus.emit(eventsOf(record.id, record.chain, write.history, result.cursors, record.status === 'completed' ? { value: record.output } : undefined));
     if (isTerminal(record.status) || record.status === 'parked') this.onSettled(record);
