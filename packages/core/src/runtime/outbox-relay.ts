@@ -136,7 +136,11 @@ export class OutboxRelay {
       },
       handOver: (delayMs) => {
         this.held.delete(entry.id);
-        return this.deliver(delayMs === undefined ? entry : { ...entry, options: { ...entry.options, delayMs } });
+        if (delayMs === undefined) return this.deliver(entry);
+        const later: OutboxEntry = { ...entry, options: { ...entry.options, delayMs } };
+        // Still a message without an outbox row when it was one: a failed publish is retried from memory.
+        if (this.unstored.has(entry)) this.unstored.add(later);
+        return this.deliver(later);
       },
     };
   }
