@@ -57,6 +57,19 @@ function waitingOf(dbPath: string, id: string): unknown {
   }
 }
 
+/** A task that returns its input once `release()` is called (it holds its slot until then). */
+function gated(name: string) {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  return {
+    task: task(name, async (x: number) => {
+      await gate;
+      return x;
+    }),
+    release,
+  };
+}
+
 const add = (n: number) => task(`add${n}`, (x: number) => x + n);
 const terminal = async (id: string) => ['completed', 'failed', 'compensated'].includes((await h?.runtime.getRun(id))?.status ?? '');
 
@@ -84,12 +97,7 @@ describe('eager dispatch', () => {
   });
 
   it('publishes a step that finds every eager slot of its queue taken (prefetch)', async () => {
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    const slow = task('slow', async (x: number) => {
-      await gate;
-      return x;
-    });
+    const { task: slow, release } = gated('slow');
     const c = chain('eager-slots', slow, add(1));
     const published: string[] = [];
     h = await harness([c], { prefetch: 1 }, recording(published));
@@ -104,12 +112,7 @@ describe('eager dispatch', () => {
   });
 
   it('keeps its claim on the outbox entry of a long step: renewed every half lease', async () => {
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    const long = task('long', async (x: number) => {
-      await gate;
-      return x;
-    });
+    const { task: long, release } = gated('long');
     const c = chain('eager-lease', long);
     h = await harness([c], { outboxLease: '10s' }, recording([], true));
     const run = await h.runtime.run(c, 7, { id: 'e-4' });
@@ -131,12 +134,7 @@ describe('eager dispatch', () => {
   });
 
   it('writes no outbox row for a step when the broker keeps nothing across a crash: the run waits on a copy of its message', async () => {
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    const held = task('held', async (x: number) => {
-      await gate;
-      return x;
-    });
+    const { task: held, release } = gated('held');
     const c = chain('eager-unstored', held);
     h = await harness([c], {}, recording([]));
     const run = await h.runtime.run(c, 3, { id: 'e-5' });

@@ -2,25 +2,21 @@
  * The WAL is checkpointed by a thread of the store's own, not by the connection that commits: the
  * database file takes the commits while that connection's automatic checkpoint is far away.
  */
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { statSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
 import type { Claimant, RunRecord } from '@taskchart/core/adapter';
 import { waitFor } from '@taskchart/core/testing';
 import { sqliteStore } from '../src/index.js';
+import { tempDbPaths } from './temp-db.js';
 
-const dirs: string[] = [];
-afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+const freshPath = tempDbPaths('tc-checkpoint-');
 
 const claimant: Claimant = { owner: 'test', now: 0, leaseMs: 1_000, hooks: true };
 const run = (i: number): RunRecord => ({ id: `r${i}`, chain: 'c', status: 'running', version: 1, step: 'a', attempt: 1, totalAttempts: 1, waiting: [], snapshot: { n: i }, input: { blob: 'x'.repeat(2_000) }, createdAt: i, updatedAt: i });
 
 describe('sqlite store: background checkpoints', () => {
   it('moves committed pages into the database file from its own thread, and stops the thread on close', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tc-checkpoint-'));
-    dirs.push(dir);
-    const path = join(dir, 'runs.db');
+    const path = freshPath();
     const store = sqliteStore(path);
     try {
       // The committing connection checkpoints only as a backstop, 16,000 pages (64 MB) away.

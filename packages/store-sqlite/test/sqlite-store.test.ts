@@ -2,22 +2,15 @@
  * What is particular to SQLite (the contract suite covers the port): the pragmas, the frozen
  * schema, unknown options and versions, and the in-place upgrade of a version 1 file.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { InvalidOptionError } from '@taskchart/core';
 import { type Claimant } from '@taskchart/core/adapter';
 import { SCHEMA_VERSION, sqliteStore } from '../src/index.js';
+import { tempDbPaths } from './temp-db.js';
 
-const dirs: string[] = [];
-const freshPath = () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tc-store-'));
-  dirs.push(dir);
-  return join(dir, 'runs.db');
-};
-afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+const freshPath = tempDbPaths();
 
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
 

@@ -2,20 +2,12 @@
  * The run row's two update statements (one that leaves the status, and its index entry, alone; one
  * that sets it): compare-and-swap holds on both paths, and `list({ status })` follows the status.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Claimant, RunRecord, RunStatus, RunWrite } from '@taskchart/core/adapter';
 import { sqliteStore } from '../src/index.js';
+import { tempDbPaths } from './temp-db.js';
 
-const dirs: string[] = [];
-const freshPath = () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tc-store-'));
-  dirs.push(dir);
-  return join(dir, 'runs.db');
-};
-afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+const freshPath = tempDbPaths();
 
 const claimant: Claimant = { owner: 'test', now: 0, leaseMs: 1_000, hooks: true };
 const base: RunRecord = { id: 'r1', chain: 'c', status: 'running', version: 1, step: 'a', attempt: 1, totalAttempts: 1, waiting: [], snapshot: { n: 1 }, input: { i: 1 }, createdAt: 1, updatedAt: 1 };
