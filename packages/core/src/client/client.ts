@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
+import { newRunId } from '../run-id.js';
 import type { AnyChain, ChainInput, ChainOutput } from '../chain.js';
 import { formatDuration, MAX_DURATION_MS, parseDuration, type Duration } from '../duration.js';
 import { InvalidOptionError, RunCancelledError, RunFailedError, RunParkedError, RuntimeStateError, UnknownChainError } from '../errors.js';
@@ -26,7 +27,7 @@ import { DefinitionRecorder, toChainDefinition, type ChainDefinition } from './c
 import { compileClientOptions, type ClientOptions, type CompiledClientOptions } from '../runtime/runtime-options.js';
 
 export interface StartRunOptions {
-  /** The run's id. Starting twice with one id starts one run (idempotent start). @defaultValue a random UUID */
+  /** The run's id. Starting twice with one id starts one run (idempotent start). @defaultValue a new UUID version 7 (time-ordered: runs started together sit together in the store's indexes) */
   id?: string;
   /**
    * Start the run this long from now (a duration, up to 365 days): it is recorded at once as
@@ -207,7 +208,7 @@ export class Client {
     const newest = this.options.chains.latest(chain.name) ?? chain;
     if (!options || typeof options !== 'object') throw new InvalidOptionError(`${call}: options`, 'must be an object { id?, delay?, startAt? }');
     assertKnownKeys(options, START_OPTION_KEYS, call);
-    const id = options.id ?? randomUUID();
+    const id = options.id ?? newRunId(this.options.clock.now());
     if (typeof id !== 'string' || id.length === 0 || id.length > 200) throw new InvalidOptionError(`${call}: id`, 'must be a non-empty string of at most 200 characters');
     const startAt = this.startTime(options, call);
     assertJson(input, `${call}: input of chain "${chain.name}"`);
