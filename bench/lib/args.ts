@@ -10,7 +10,7 @@ export interface BenchArgs {
   readonly prefetch: number;
   /** Skip the broker's raw baseline even when its module has one. */
   readonly noBaseline: boolean;
-  /** Write a .cpuprofile of the measured run (not the warm-up) to this file. */
+  /** Write a profile of the measured run (not the warm-up) to this file: CPU, or allocations for a `.heapprofile` (see `lib/profiler.ts`). */
   readonly profile: string | undefined;
   /** The store: `sqlite` (a fresh file) or `postgres` (a fresh schema at `TASKCHART_PG_URL`). */
   readonly store: 'sqlite' | 'postgres';
@@ -31,7 +31,7 @@ export interface BenchArgs {
 }
 
 const USAGE =
-  'usage: bench/run.ts [--broker memory|amqp|sqs] [--store sqlite|postgres] [--workload noop|flaky|both] [--chains 2000] [--flaky-chains 500] [--steps 4] [--warmup 200] [--prefetch 64] [--no-baseline] [--profile out.cpuprofile]\n' +
+  'usage: bench/run.ts [--broker memory|amqp|sqs] [--store sqlite|postgres] [--workload noop|flaky|both] [--chains 2000] [--flaky-chains 500] [--steps 4] [--warmup 200] [--prefetch 64] [--no-baseline] [--profile out.cpuprofile|out.heapprofile]\n' +
   '       bench/run.ts --workers 1,2,4 [...]      (scale-out: worker processes)\n' +
   '       bench/run.ts --latency [--runs 300] [...] (idle latency: one chain at a time)\n' +
   '       bench/run.ts --soak 1000000 [...]       (RSS over rounds of --chains on one runtime; run node with --expose-gc)';
