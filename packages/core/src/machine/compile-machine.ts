@@ -91,6 +91,10 @@ export function compileChainMachine(chainName: string, steps: readonly StepDef[]
   const actors: Record<string, ReturnType<typeof liveActor>> = {};
   if (mode === 'live') for (const [id, { step, compensation }] of byActorId) actors[id] = liveActor(chainName, step, compensation);
   const running = mode === 'live' ? invoking : announcing;
+  // Tags are for whoever reads a live snapshot (the inspector, `hasTag`); XState rebuilds a
+  // snapshot's tag set on every copy, so the decider machine, whose snapshots only the runtime
+  // reads, has none.
+  const tagged = (...tags: string[]) => (mode === 'live' ? { tags } : {});
 
   const canRetry = (compensation: boolean) => ({ context, event }: { context: ChainContext; event: ChainEvent }, params: unknown) => {
     if (!('error' in event) || !isCurrentAttempt(context, event)) return false;
@@ -185,7 +189,7 @@ export function compileChainMachine(chainName: string, steps: readonly StepDef[]
       on: { [CANCEL_EVENT]: onCancel(index) },
       states: {
         running: {
-          tags: ['running'],
+          ...tagged('running'),
           ...running({
             id: stepActorId(step.key),
             input: ({ context }: { context: ChainContext }): StepInvocation => ({
@@ -201,7 +205,7 @@ export function compileChainMachine(chainName: string, steps: readonly StepDef[]
           }),
         },
         retrying: {
-          tags: ['retrying'],
+          ...tagged('retrying'),
           after: { [RETRY_DELAY]: { guard: 'currentAttempt', target: 'running' } },
         },
       },
@@ -216,7 +220,7 @@ export function compileChainMachine(chainName: string, steps: readonly StepDef[]
       initial: 'running',
       states: {
         running: {
-          tags: ['compensating'],
+          ...tagged('compensating'),
           ...running({
             id: compensationActorId(step.key),
             input: ({ context }: { context: ChainContext }): StepInvocation => ({
@@ -242,7 +246,7 @@ export function compileChainMachine(chainName: string, steps: readonly StepDef[]
           }),
         },
         retrying: {
-          tags: ['compensating', 'retrying'],
+          ...tagged('compensating', 'retrying'),
           after: { [RETRY_DELAY]: { guard: 'currentAttempt', target: 'running' } },
         },
       },

@@ -68,21 +68,38 @@ interface ActorInfo {
   readonly compensation: boolean;
 }
 
-/** A chain's steps by key and by actor id, built once per chain. */
+/** An `xstate.done.actor.*`/`xstate.error.actor.*` event's invocation. */
+interface Outcome {
+  readonly info: ActorInfo;
+  readonly done: boolean;
+}
+
+/**
+ * A chain's steps by key, by actor id, and by outcome event type, built once per chain: an
+ * event's outcome is one lookup of its type instead of parsing it on every transition.
+ */
 interface ChainIndex {
   readonly actors: Map<string, ActorInfo>;
   readonly steps: Map<string, StepDef>;
+  readonly outcomes: Map<string, Outcome>;
 }
+
+const DONE_PREFIX = 'xstate.done.actor.';
+const ERROR_PREFIX = 'xstate.error.actor.';
 
 const chainIndex = new WeakMap<AnyChain, ChainIndex>();
 function indexOf(chain: AnyChain): ChainIndex {
   let index = chainIndex.get(chain);
   if (!index) {
-    index = { actors: new Map(), steps: new Map() };
+    index = { actors: new Map(), steps: new Map(), outcomes: new Map() };
     for (const step of chain.steps) {
       index.steps.set(step.key, step);
       index.actors.set(stepActorId(step.key), { step, compensation: false });
       index.actors.set(compensationActorId(step.key), { step, compensation: true });
+    }
+    for (const [id, info] of index.actors) {
+      index.outcomes.set(`${DONE_PREFIX}${id}`, { info, done: true });
+      index.outcomes.set(`${ERROR_PREFIX}${id}`, { info, done: false });
     }
     chainIndex.set(chain, index);
   }
@@ -97,20 +114,8 @@ export function stepByKey(chain: AnyChain, key: string | undefined): StepDef | u
   return key === undefined ? undefined : indexOf(chain).steps.get(key);
 }
 
-const DONE_PREFIX = 'xstate.done.actor.';
-const ERROR_PREFIX = 'xstate.error.actor.';
-
-/** An `xstate.done.actor.*`/`xstate.error.actor.*` event's invocation, read from its type once per event. */
-interface Outcome {
-  readonly info: ActorInfo;
-  readonly done: boolean;
-}
-
 function outcomeOf(chain: AnyChain, event: ChainEvent): Outcome | undefined {
-  const done = event.type.startsWith(DONE_PREFIX);
-  if (!done && !event.type.startsWith(ERROR_PREFIX)) return undefined;
-  const info = actorInfo(chain, event.type.slice(done ? DONE_PREFIX.length : ERROR_PREFIX.length));
-  return info && { info, done };
+  return indexOf(chain).outcomes.get(event.type);
 }
 
 /** Builds the readonly shapes below field by field, in their usual key order, instead of spreading. */
