@@ -58,9 +58,9 @@ export function resolveOnDecider(chain: AnyChain, value: unknown, context: unkno
   const { machine } = decider(chain);
   let key = flatKey(value);
   if (key === undefined || !Object.hasOwn(machine.root.states, key)) {
-    key = flatKey((chain.machine as AnyStateMachine).resolveState({ value: value as never, context: context }).value);
+    key = flatKey((chain.machine as AnyStateMachine).resolveState({ value: value as never, context }).value);
   }
-  return machine.resolveState({ value: key as never, context: context });
+  return machine.resolveState({ value: key as never, context });
 }
 
 /**
