@@ -128,6 +128,8 @@ describe('the decider machine', () => {
     // A partial value resolves as chain.machine resolves it; an unknown state throws XState's error.
     expect(storedValue(c, onDecider(c, live.resolveState({ value: 'b', context: {} })))).toEqual({ b: 'running' });
     expect(() => onDecider(c, { ...live.resolveState({ value: 'completed', context: {} }), value: { nope: 'running' } } as AnyMachineSnapshot)).toThrow(/nope/);
+    // A flat key is no state of chain.machine, so not of the decider either.
+    expect(() => onDecider(c, { ...live.resolveState({ value: 'completed', context: {} }), value: 'a/running' } as AnyMachineSnapshot)).toThrow(/a\/running/);
     expect(deciderMachine(c)).toBe(deciderMachine(c));
   });
 });

@@ -59,5 +59,7 @@ describe('state values', () => {
     expect(flatKey({})).toBeUndefined();
     expect(flatKey({ a: 1 })).toBeUndefined();
     expect(flatKey(null)).toBeUndefined();
+    expect(flatKey('a/running')).toBeUndefined();
+    expect(flatKey({ 'a/b': 'running' })).toBeUndefined();
   });
 });

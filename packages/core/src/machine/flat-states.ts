@@ -127,7 +127,7 @@ export function nestedValue(key: string): StateValue {
 
 /**
  * The flat key of nested state value `value`, or `undefined` when it names more than one state
- * at a level (a chain's states are never parallel) or is no state value at all.
+ * at a level (a chain's states are never parallel), a key no state can have, or is no state value.
  */
 export function flatKey(value: unknown): string | undefined {
   const path: string[] = [];
@@ -141,5 +141,6 @@ export function flatKey(value: unknown): string | undefined {
   }
   if (typeof at !== 'string') return undefined;
   path.push(at);
-  return path.join(SEPARATOR);
+  // A key holding the separator is no state of the nested chart, even if its text is a flat key.
+  return path.some((key) => key.includes(SEPARATOR)) ? undefined : path.join(SEPARATOR);
 }
