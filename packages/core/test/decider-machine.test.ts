@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { chain, task, type AnyChain } from '../src/index.js';
 import { CANCEL_EVENT } from '../src/machine/chain-context.js';
 import { compensationActorId, INVOKE, stepActorId } from '../src/machine/compile-machine.js';
-import { deciderMachine } from '../src/machine/decider-machine.js';
+import { deciderMachine, onDecider, storedValue } from '../src/machine/decider-machine.js';
 import { pureInitialTransition, pureTransition } from '../src/machine/pure-transition.js';
 
 interface Action {
@@ -81,7 +81,7 @@ describe('the decider machine', () => {
       for (let run = 0; run < 150; run++) {
         const [s0, a0] = initialTransition(live, { run });
         const [d0, b0] = pureInitialTransition(decider, { run });
-        expect(d0.value).toEqual(s0.value);
+        expect(storedValue(c, d0)).toEqual(s0.value);
         expect(d0.context).toEqual(s0.context);
         expect(plain(b0)).toEqual(plain(asDecider(a0)));
         let s = s0;
@@ -90,8 +90,8 @@ describe('the decider machine', () => {
           const event = events(c, s, random);
           const [sn, sa] = transition(live, s, event as never);
           const [dn, da] = pureTransition(decider, d, event);
-          const seen = (x: AnyMachineSnapshot): unknown => ({ value: x.value as unknown, status: x.status, output: x.output as unknown });
-          expect(seen(dn)).toEqual(seen(sn));
+          const seen = (x: AnyMachineSnapshot, value: unknown): unknown => ({ value, status: x.status, output: x.output as unknown });
+          expect(seen(dn, storedValue(c, dn))).toEqual(seen(sn, sn.value));
           expect(dn.context).toEqual(sn.context);
           expect(plain(da)).toEqual(plain(asDecider(sa)));
           // "No transition" is the same answer on both: the very snapshot back.
@@ -109,14 +109,27 @@ describe('the decider machine', () => {
     expect(transitions).toBeGreaterThan(800);
   });
 
-  it('keeps the drawn machine: chain.machine still invokes the tasks; the decider has the same state tree', () => {
+  it('keeps the drawn machine: chain.machine still invokes the tasks; the decider holds its leaves, flattened, with their ids', () => {
     const c = chains[1] as AnyChain;
-    const running = (m: AnyStateMachine) => m.definition.states['b']?.states?.['running'];
-    expect(running(c.machine as AnyStateMachine)?.invoke[0]?.src).toBe('b');
-    expect(running(deciderMachine(c))?.invoke).toEqual([]);
-    type Node = { readonly id: string; readonly states: Readonly<Record<string, Node>>; readonly on: Readonly<Record<string, unknown>> };
-    const tree = (n: Node): string[] => [`${n.id}: ${Object.keys(n.on).sort().join(' ')}`, ...Object.values(n.states).flatMap(tree)];
-    expect(tree(deciderMachine(c).root as Node)).toEqual(tree((c.machine as AnyStateMachine).root as Node));
+    const live = c.machine as AnyStateMachine;
+    expect(live.definition.states['b']?.states?.['running']?.invoke[0]?.src).toBe('b');
+    type Node = { readonly id: string; readonly type: string; readonly states: Readonly<Record<string, Node>>; readonly invoke: readonly unknown[] };
+    const leaves = (n: Node): Node[] => (Object.keys(n.states).length === 0 ? [n] : Object.values(n.states).flatMap(leaves));
+    const decider = deciderMachine(c);
+    const flat = Object.values(decider.root.states as Readonly<Record<string, Node>>);
+    expect(flat.map((n) => n.id).sort()).toEqual(leaves(live.root as Node).map((n) => n.id).sort());
+    expect(flat.every((n) => n.invoke.length === 0 && (n.type === 'atomic' || n.type === 'final'))).toBe(true);
+    // Every state of chain.machine goes to the decider and back to the same value.
+    for (const value of [{ a: 'running' }, { b: 'retrying' }, { compensating: { a: 'retrying' } }, 'completed', 'cancelled']) {
+      const d = onDecider(c, live.resolveState({ value, context: {} }));
+      expect(d.machine).toBe(decider);
+      expect(storedValue(c, d)).toEqual(value);
+    }
+    // A partial value resolves as chain.machine resolves it; an unknown state throws XState's error.
+    expect(storedValue(c, onDecider(c, live.resolveState({ value: 'b', context: {} })))).toEqual({ b: 'running' });
+    expect(() => onDecider(c, { ...live.resolveState({ value: 'completed', context: {} }), value: { nope: 'running' } } as AnyMachineSnapshot)).toThrow(/nope/);
+    // A flat key is no state of chain.machine, so not of the decider either.
+    expect(() => onDecider(c, { ...live.resolveState({ value: 'completed', context: {} }), value: 'a/running' } as AnyMachineSnapshot)).toThrow(/a\/running/);
     expect(deciderMachine(c)).toBe(deciderMachine(c));
   });
 });

@@ -2,6 +2,7 @@ import { assign, fromPromise, setup } from 'xstate';
 import { serializeError, type SerializedError } from '../errors.js';
 import type { AnyTask } from '../task.js';
 import { CANCEL_EVENT, type ChainContext, type ChainEvent, type FailureInfo, type StepInvocation } from './chain-context.js';
+import { flattenStates } from './flat-states.js';
 
 /** One step of a compiled chain. */
 export interface StepDef {
@@ -41,7 +42,9 @@ export interface InvokeParams {
  *   {@link INVOKE} and takes the same `xstate.done.actor.<id>`/`xstate.error.actor.<id>` events with
  *   the same transitions. XState resolves an `invoke` by constructing a child actor (which the
  *   pure decider never starts) and copying the snapshot twice (spawn, then stop on exit); a custom
- *   action costs neither. Only the runtime's decider uses it.
+ *   action costs neither. The chart is flattened (one top-level state per leaf, see
+ *   `flat-states.ts`) and carries no tags. Only the runtime's decider uses it; its state values
+ *   map to `chain.machine`'s through `decider-machine.ts`.
  */
 export type MachineMode = 'live' | 'decider';
 
@@ -91,6 +94,10 @@ export function compileChainMachine(chainName: string, steps: readonly StepDef[]
   const actors: Record<string, ReturnType<typeof liveActor>> = {};
   if (mode === 'live') for (const [id, { step, compensation }] of byActorId) actors[id] = liveActor(chainName, step, compensation);
   const running = mode === 'live' ? invoking : announcing;
+  // Tags are for whoever reads a live snapshot (the inspector, `hasTag`); XState rebuilds a
+  // snapshot's tag set on every copy, so the decider machine, whose snapshots only the runtime
+  // reads, has none.
+  const tagged = (...tags: string[]) => (mode === 'live' ? { tags } : {});
 
   const canRetry = (compensation: boolean) => ({ context, event }: { context: ChainContext; event: ChainEvent }, params: unknown) => {
     if (!('error' in event) || !isCurrentAttempt(context, event)) return false;
@@ -185,7 +192,7 @@ export function compileChainMachine(chainName: string, steps: readonly StepDef[]
       on: { [CANCEL_EVENT]: onCancel(index) },
       states: {
         running: {
-          tags: ['running'],
+          ...tagged('running'),
           ...running({
             id: stepActorId(step.key),
             input: ({ context }: { context: ChainContext }): StepInvocation => ({
@@ -201,7 +208,7 @@ export function compileChainMachine(chainName: string, steps: readonly StepDef[]
           }),
         },
         retrying: {
-          tags: ['retrying'],
+          ...tagged('retrying'),
           after: { [RETRY_DELAY]: { guard: 'currentAttempt', target: 'running' } },
         },
       },
@@ -216,7 +223,7 @@ export function compileChainMachine(chainName: string, steps: readonly StepDef[]
       initial: 'running',
       states: {
         running: {
-          tags: ['compensating'],
+          ...tagged('compensating'),
           ...running({
             id: compensationActorId(step.key),
             input: ({ context }: { context: ChainContext }): StepInvocation => ({
@@ -242,7 +249,7 @@ export function compileChainMachine(chainName: string, steps: readonly StepDef[]
           }),
         },
         retrying: {
-          tags: ['compensating', 'retrying'],
+          ...tagged('compensating', 'retrying'),
           after: { [RETRY_DELAY]: { guard: 'currentAttempt', target: 'running' } },
         },
       },
@@ -261,9 +268,11 @@ export function compileChainMachine(chainName: string, steps: readonly StepDef[]
   states['compensated'] = { type: 'final' };
   states['failed'] = { type: 'final' };
 
+  // The decider drives the same chart flattened (see flat-states.ts): fewer states to exit and enter per transition.
+  const chart = mode === 'decider' ? flattenStates(id, { initial: steps[0]?.key, states: states as Record<string, Record<string, unknown>> }) : { initial: steps[0]?.key, states };
   const config = {
     id,
-    initial: steps[0]?.key,
+    initial: chart.initial,
     context: ({ input }: { input: unknown }): ChainContext => ({
       input,
       outputs: {},
@@ -272,7 +281,7 @@ export function compileChainMachine(chainName: string, steps: readonly StepDef[]
       failure: null,
       compensationFailure: null,
     }),
-    states,
+    states: chart.states,
     output: ({ context }: { context: ChainContext }) => (lastKey ? context.outputs[lastKey] : undefined),
   };
   return machineSetup.createMachine(config as unknown as Parameters<typeof machineSetup.createMachine>[0]);

@@ -3,11 +3,11 @@
  * the resulting snapshot and actions into what the store keeps (record, history, outbox).
  * Nothing here performs I/O.
  */
-import type { AnyMachineSnapshot } from 'xstate';
+import type { AnyMachineSnapshot, StateValue } from 'xstate';
 import type { AnyChain } from '../chain.js';
 import { CANCEL_EVENT, type ChainContext, type ChainEvent } from '../machine/chain-context.js';
 import { compensationActorId, INVOKE, REPORT_FAILURE, stepActorId, type InvokeParams, type StepDef } from '../machine/compile-machine.js';
-import { deciderMachine, onDecider } from '../machine/decider-machine.js';
+import { deciderMachine, onDecider, resolveOnDecider, storedValue } from '../machine/decider-machine.js';
 import { pureInitialTransition, pureTransition } from '../machine/pure-transition.js';
 import { START_EVENT, type TaskMessage, type TimerMessage } from '../messages.js';
 import type { PublishOptions } from '../ports/broker.js';
@@ -46,8 +46,9 @@ function onlyKey(value: object): string | undefined {
   return undefined;
 }
 
-export function phaseOf(snapshot: AnyMachineSnapshot): Phase {
-  const value = snapshot.value as string | Record<string, unknown>;
+/** Where a run stands, read from `chain.machine`'s state value (see {@link storedValue}). */
+export function phaseOf(stateValue: StateValue): Phase {
+  const value = stateValue as string | Record<string, unknown>;
   if (typeof value === 'string') {
     const status = value as RunStatus;
     return { status, step: undefined, substate: undefined, compensation: false };
@@ -68,21 +69,38 @@ interface ActorInfo {
   readonly compensation: boolean;
 }
 
-/** A chain's steps by key and by actor id, built once per chain. */
+/** An `xstate.done.actor.*`/`xstate.error.actor.*` event's invocation. */
+interface Outcome {
+  readonly info: ActorInfo;
+  readonly done: boolean;
+}
+
+/**
+ * A chain's steps by key, by actor id, and by outcome event type, built once per chain: an
+ * event's outcome is one lookup of its type instead of parsing it on every transition.
+ */
 interface ChainIndex {
   readonly actors: Map<string, ActorInfo>;
   readonly steps: Map<string, StepDef>;
+  readonly outcomes: Map<string, Outcome>;
 }
+
+const DONE_PREFIX = 'xstate.done.actor.';
+const ERROR_PREFIX = 'xstate.error.actor.';
 
 const chainIndex = new WeakMap<AnyChain, ChainIndex>();
 function indexOf(chain: AnyChain): ChainIndex {
   let index = chainIndex.get(chain);
   if (!index) {
-    index = { actors: new Map(), steps: new Map() };
+    index = { actors: new Map(), steps: new Map(), outcomes: new Map() };
     for (const step of chain.steps) {
       index.steps.set(step.key, step);
       index.actors.set(stepActorId(step.key), { step, compensation: false });
       index.actors.set(compensationActorId(step.key), { step, compensation: true });
+    }
+    for (const [id, info] of index.actors) {
+      index.outcomes.set(`${DONE_PREFIX}${id}`, { info, done: true });
+      index.outcomes.set(`${ERROR_PREFIX}${id}`, { info, done: false });
     }
     chainIndex.set(chain, index);
   }
@@ -97,20 +115,8 @@ export function stepByKey(chain: AnyChain, key: string | undefined): StepDef | u
   return key === undefined ? undefined : indexOf(chain).steps.get(key);
 }
 
-const DONE_PREFIX = 'xstate.done.actor.';
-const ERROR_PREFIX = 'xstate.error.actor.';
-
-/** An `xstate.done.actor.*`/`xstate.error.actor.*` event's invocation, read from its type once per event. */
-interface Outcome {
-  readonly info: ActorInfo;
-  readonly done: boolean;
-}
-
 function outcomeOf(chain: AnyChain, event: ChainEvent): Outcome | undefined {
-  const done = event.type.startsWith(DONE_PREFIX);
-  if (!done && !event.type.startsWith(ERROR_PREFIX)) return undefined;
-  const info = actorInfo(chain, event.type.slice(done ? DONE_PREFIX.length : ERROR_PREFIX.length));
-  return info && { info, done };
+  return indexOf(chain).outcomes.get(event.type);
 }
 
 /** Builds the readonly shapes below field by field, in their usual key order, instead of spreading. */
@@ -294,7 +300,7 @@ interface RecordBase {
   readonly totalAttempts: number;
 }
 
-function buildRecord(chain: AnyChain, base: RecordBase, next: AnyMachineSnapshot, phase: Phase, dispatched: { waiting: WaitingFor[]; started: number }, now: number): RunRecord {
+function buildRecord(chain: AnyChain, base: RecordBase, next: AnyMachineSnapshot, value: StateValue, phase: Phase, dispatched: { waiting: WaitingFor[]; started: number }, now: number): RunRecord {
   const context = next.context as ChainContext;
   const terminal = isTerminal(phase.status);
   const failure = context.failure;
@@ -308,7 +314,7 @@ function buildRecord(chain: AnyChain, base: RecordBase, next: AnyMachineSnapshot
     totalAttempts: base.totalAttempts + dispatched.started,
     // A transition that dispatches nothing new keeps waiting on what it waited on.
     waiting: terminal ? [] : dispatched.waiting.length > 0 ? dispatched.waiting : base.waiting,
-    snapshot: { value: next.value, context, definition: { version: chain.version, fingerprint: chain.fingerprint } } satisfies PersistedChainSnapshot,
+    snapshot: { value, context, definition: { version: chain.version, fingerprint: chain.fingerprint } } satisfies PersistedChainSnapshot,
     input: base.input,
   } as Mutable<RunRecord>;
   if (phase.status === 'completed') record.output = next.output;
@@ -335,11 +341,12 @@ export function cancelledError(runId: string, chain: string, reason: string | nu
  */
 export function decideStart(chain: AnyChain, runId: string, input: unknown, now: number, { keepMessages = true, headers }: DecideOptions = {}, scheduled?: RunRecord): Decision {
   const [next, actions] = pureInitialTransition(deciderMachine(chain), input);
-  const after = phaseOf(next);
+  const value = storedValue(chain, next);
+  const after = phaseOf(value);
   const dispatched = toOutbox(chain, runId, next, after, actions, now, keepMessages, headers);
   const base = { id: runId, input, createdAt: scheduled?.createdAt ?? now, version: scheduled ? scheduled.version + 1 : 1, waiting: [], totalAttempts: 0 };
   return {
-    record: buildRecord(chain, base, next, after, dispatched, now),
+    record: buildRecord(chain, base, next, value, after, dispatched, now),
     history: historyOf(chain, undefined, 0, next, after, undefined, undefined, now),
     outbox: dispatched.outbox,
     snapshot: next,
@@ -381,7 +388,7 @@ export function decideSchedule(chain: AnyChain, runId: string, input: unknown, n
 /** Restores the machine snapshot of a stored run. */
 export function restoreSnapshot(chain: AnyChain, record: RunRecord): AnyMachineSnapshot {
   const persisted = record.snapshot as PersistedChainSnapshot;
-  return deciderMachine(chain).resolveState({ value: persisted.value as never, context: persisted.context });
+  return resolveOnDecider(chain, persisted.value, persisted.context);
 }
 
 /**
@@ -410,12 +417,13 @@ export function decideEvent(
   if (next === snapshot || next.status === 'error' || (next.value === snapshot.value && next.context === snapshot.context)) {
     return undefined;
   }
-  const before = phaseOf(snapshot);
-  const after = phaseOf(next);
+  const before = phaseOf(storedValue(chain, snapshot));
+  const value = storedValue(chain, next);
+  const after = phaseOf(value);
   const dispatched = toOutbox(chain, record.id, next, after, actions, now, keepMessages, headers);
   const base: RecordBase = { id: record.id, input: record.input, createdAt: record.createdAt, version: record.version + 1, waiting: record.waiting, totalAttempts: record.totalAttempts };
   return {
-    record: buildRecord(chain, base, next, after, dispatched, now),
+    record: buildRecord(chain, base, next, value, after, dispatched, now),
     history: historyOf(chain, before, record.attempt, next, after, event, outcome, now),
     outbox: dispatched.outbox,
     snapshot: next,

@@ -5,7 +5,7 @@
  * run stands at (the step, or compensation, and its attempt) on the new definition; the messages
  * of the old definition still in flight become stale. Pure, like the rest of the decider.
  */
-import type { AnyStateMachine } from 'xstate';
+import type { AnyStateMachine, StateValue } from 'xstate';
 import type { AnyChain } from '../chain.js';
 import type { ChainMigration, ChainSnapshot } from '../chain-options.js';
 import { TaskchartError } from '../errors.js';
@@ -53,7 +53,7 @@ export function decideResume(chain: AnyChain, record: RunRecord, snapshot: Chain
   } catch (error) {
     throw new ResumeError(`version ${chain.version} cannot hold the state ${JSON.stringify(snapshot.value)}: ${error instanceof Error ? error.message : String(error)}`);
   }
-  const phase = phaseOf(restored);
+  const phase = phaseOf(restored.value as StateValue);
   const step = stepByKey(chain, phase.step);
   if (!step || phase.substate === undefined) {
     throw new ResumeError(`the state ${JSON.stringify(snapshot.value)} stands at no step of version ${chain.version} (steps: ${chain.steps.map((s) => s.key).join(', ')})`);
