@@ -98,6 +98,15 @@ function toOutboxEntry(o: OutboxRow): OutboxEntry {
  * also order as strings.
  */
 const eventCursor = (seq: number, index: number) => `${String(seq).padStart(16, '0')}:${String(index).padStart(4, '0')}`;
+/** The `:index` ends of the cursors a write returns, made once: most writes hold a few entries. */
+const CURSOR_ENDS = Array.from({ length: 16 }, (_, i) => `:${String(i).padStart(4, '0')}`);
+/** The cursors of a history row's `count` entries: its `seq` part padded once, not once per entry. */
+function rowCursors(seq: number, count: number): string[] {
+  const head = String(seq).padStart(16, '0');
+  const cursors = new Array<string>(count);
+  for (let i = 0; i < count; i++) cursors[i] = i < CURSOR_ENDS.length ? head + (CURSOR_ENDS[i] as string) : eventCursor(seq, i);
+  return cursors;
+}
 function parseEventCursor(cursor: string): [number, number] {
   const m = /^(\d{1,16}):(\d{1,6})$/.exec(cursor);
   if (!m) throw new InvalidOptionError('sqliteStore: events: after', `must be a cursor this store returned, got ${JSON.stringify(cursor)}`);
@@ -255,10 +264,10 @@ export class SqliteStore implements Store {
       if (this.stmts.updateRunKeepStatus.run(params).changes === 0 && this.stmts.updateRun.run(params).changes === 0) return { ok: false, reason: 'conflict' };
     }
     if (write.settles) for (const id of write.settles) this.stmts.deleteOutbox.run(id);
-    const cursors: string[] = [];
+    let cursors: string[] = [];
     if (write.history.length > 0) {
       const seq = Number(this.stmts.insertHistory.run(r.id, r.chain, r.updatedAt, JSON.stringify(write.history)).lastInsertRowid);
-      write.history.forEach((_, i) => cursors.push(eventCursor(seq, i)));
+      cursors = rowCursors(seq, write.history.length);
     }
     const until = claimant.now + claimant.leaseMs;
     const outbox: OutboxEntry[] = [];
