@@ -86,6 +86,8 @@ type RunUpdateParams = [
 ];
 
 const json = toJsonColumn;
+/** What a synchronous step threw, as a rejection (the guards and SQLite throw `Error`s). */
+const rejection = (error: unknown): Promise<never> => Promise.reject(error instanceof Error ? error : new Error(String(error)));
 const parse = fromJsonColumn;
 
 function toOutboxEntry(o: OutboxRow): OutboxEntry {
@@ -316,20 +318,16 @@ export class SqliteStore implements Store {
    * queue behind it, so writes commit in call order.
    */
   private write<T>(op: () => T): Promise<T> {
-    const guarded = () => {
-      this.assertOpen();
-      this.assertFileKept();
-      return op();
-    };
     let triedOnce = false;
     if (this.writeTail === undefined) {
       try {
-        return Promise.resolve(guarded());
+        return Promise.resolve(this.guarded(op));
       } catch (error) {
-        if (!isBusy(error)) throw error;
+        if (!isBusy(error)) return rejection(error);
         triedOnce = true;
       }
     }
+    const guarded = () => this.guarded(op);
     const result = (this.writeTail ?? Promise.resolve()).then(() => whileBusy(guarded, this.busy, triedOnce));
     const tail = result.then(
       () => undefined,
@@ -342,10 +340,23 @@ export class SqliteStore implements Store {
     return result;
   }
 
-  async commit(writes: readonly RunWrite[], claimant: Claimant): Promise<WriteResult[]> {
+  /** A write's guards, then the write. */
+  private guarded<T>(op: () => T): T {
     this.assertOpen();
-    checkClaimant(claimant, 'sqliteStore');
-    if (writes.length === 0) return [];
+    this.assertFileKept();
+    return op();
+  }
+
+  // Not `async`: the promise `write` returns goes back as it is (an async function would settle one
+  // more promise with it, two microtask turns later), and a refusal is a rejection all the same.
+  commit(writes: readonly RunWrite[], claimant: Claimant): Promise<WriteResult[]> {
+    try {
+      this.assertOpen();
+      checkClaimant(claimant, 'sqliteStore');
+    } catch (error) {
+      return rejection(error);
+    }
+    if (writes.length === 0) return Promise.resolve([]);
     return this.write(() => this.commitBatch.immediate(writes, claimant));
   }
 
