@@ -86,9 +86,9 @@ type RunUpdateParams = [
 ];
 
 const json = toJsonColumn;
+const parse = fromJsonColumn;
 /** What a synchronous step threw, as a rejection (the guards and SQLite throw `Error`s). */
 const rejection = (error: unknown): Promise<never> => Promise.reject(error instanceof Error ? error : new Error(String(error)));
-const parse = fromJsonColumn;
 
 function toOutboxEntry(o: OutboxRow): OutboxEntry {
   const options = parse<PublishOptions>(o.options);
