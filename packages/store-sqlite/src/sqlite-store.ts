@@ -87,6 +87,8 @@ type RunUpdateParams = [
 
 const json = toJsonColumn;
 const parse = fromJsonColumn;
+/** What a synchronous step threw, as a rejection (the guards and SQLite throw `Error`s). */
+const rejection = (error: unknown): Promise<never> => Promise.reject(error instanceof Error ? error : new Error(String(error)));
 
 function toOutboxEntry(o: OutboxRow): OutboxEntry {
   const options = parse<PublishOptions>(o.options);
@@ -98,6 +100,15 @@ function toOutboxEntry(o: OutboxRow): OutboxEntry {
  * also order as strings.
  */
 const eventCursor = (seq: number, index: number) => `${String(seq).padStart(16, '0')}:${String(index).padStart(4, '0')}`;
+/** The `:index` ends of the cursors a write returns, made once: most writes hold a few entries. */
+const CURSOR_ENDS = Array.from({ length: 16 }, (_, i) => `:${String(i).padStart(4, '0')}`);
+/** The cursors of a history row's `count` entries: its `seq` part padded once, not once per entry. */
+function rowCursors(seq: number, count: number): string[] {
+  const head = String(seq).padStart(16, '0');
+  const cursors = new Array<string>(count);
+  for (let i = 0; i < count; i++) cursors[i] = i < CURSOR_ENDS.length ? head + (CURSOR_ENDS[i] as string) : eventCursor(seq, i);
+  return cursors;
+}
 function parseEventCursor(cursor: string): [number, number] {
   const m = /^(\d{1,16}):(\d{1,6})$/.exec(cursor);
   if (!m) throw new InvalidOptionError('sqliteStore: events: after', `must be a cursor this store returned, got ${JSON.stringify(cursor)}`);
@@ -255,10 +266,10 @@ export class SqliteStore implements Store {
       if (this.stmts.updateRunKeepStatus.run(params).changes === 0 && this.stmts.updateRun.run(params).changes === 0) return { ok: false, reason: 'conflict' };
     }
     if (write.settles) for (const id of write.settles) this.stmts.deleteOutbox.run(id);
-    const cursors: string[] = [];
+    let cursors: string[] = [];
     if (write.history.length > 0) {
       const seq = Number(this.stmts.insertHistory.run(r.id, r.chain, r.updatedAt, JSON.stringify(write.history)).lastInsertRowid);
-      write.history.forEach((_, i) => cursors.push(eventCursor(seq, i)));
+      cursors = rowCursors(seq, write.history.length);
     }
     const until = claimant.now + claimant.leaseMs;
     const outbox: OutboxEntry[] = [];
@@ -307,20 +318,16 @@ export class SqliteStore implements Store {
    * queue behind it, so writes commit in call order.
    */
   private write<T>(op: () => T): Promise<T> {
-    const guarded = () => {
-      this.assertOpen();
-      this.assertFileKept();
-      return op();
-    };
     let triedOnce = false;
     if (this.writeTail === undefined) {
       try {
-        return Promise.resolve(guarded());
+        return Promise.resolve(this.guarded(op));
       } catch (error) {
-        if (!isBusy(error)) throw error;
+        if (!isBusy(error)) return rejection(error);
         triedOnce = true;
       }
     }
+    const guarded = () => this.guarded(op);
     const result = (this.writeTail ?? Promise.resolve()).then(() => whileBusy(guarded, this.busy, triedOnce));
     const tail = result.then(
       () => undefined,
@@ -333,10 +340,23 @@ export class SqliteStore implements Store {
     return result;
   }
 
-  async commit(writes: readonly RunWrite[], claimant: Claimant): Promise<WriteResult[]> {
+  /** A write's guards, then the write. */
+  private guarded<T>(op: () => T): T {
     this.assertOpen();
-    checkClaimant(claimant, 'sqliteStore');
-    if (writes.length === 0) return [];
+    this.assertFileKept();
+    return op();
+  }
+
+  // Not `async`: the promise `write` returns goes back as it is (an async function would settle one
+  // more promise with it, two microtask turns later), and a refusal is a rejection all the same.
+  commit(writes: readonly RunWrite[], claimant: Claimant): Promise<WriteResult[]> {
+    try {
+      this.assertOpen();
+      checkClaimant(claimant, 'sqliteStore');
+    } catch (error) {
+      return rejection(error);
+    }
+    if (writes.length === 0) return Promise.resolve([]);
     return this.write(() => this.commitBatch.immediate(writes, claimant));
   }
 

@@ -1,9 +1,10 @@
 /**
  * The run row's two update statements (one that leaves the status, and its index entry, alone; one
  * that sets it): compare-and-swap holds on both paths, and `list({ status })` follows the status.
+ * And the event cursors a commit returns: the same as `events()` gives for those entries.
  */
 import { describe, expect, it } from 'vitest';
-import type { Claimant, RunRecord, RunStatus, RunWrite } from '@taskchart/core/adapter';
+import type { Claimant, HistoryEntry, RunRecord, RunStatus, RunWrite } from '@taskchart/core/adapter';
 import { sqliteStore } from '../src/index.js';
 import { tempDbPaths } from './temp-db.js';
 
@@ -43,6 +44,23 @@ describe('sqlite store: run row updates', () => {
       ]);
       expect(await store.load('r1')).toMatchObject({ status: 'failed', version: 5, snapshot: { n: 5 } });
       expect((await store.list({ status: ['failed'] })).runs.map((r) => r.id)).toEqual(['r1']);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('sqlite store: the cursors a commit returns', () => {
+  it('are the cursors events() gives for the same entries, for a row of 1 entry and one of 20 (past the ends made once)', async () => {
+    const store = sqliteStore(freshPath());
+    const entries = (n: number) => Array.from({ length: n }, (_, i) => ({ type: 'step.started', at: i, step: `s${i}`, attempt: 1 }) as unknown as HistoryEntry);
+    try {
+      const [first] = await store.commit([{ record: base, expectedVersion: null, history: entries(1), outbox: [] }], claimant);
+      const [second] = await store.commit([{ ...update(1, 'running', { n: 2 }), history: entries(20) }], claimant);
+      const returned = [first, second].flatMap((r) => (r?.ok ? r.cursors : []));
+      expect(returned).toHaveLength(21);
+      expect(returned).toEqual((await store.events({ limit: 100 })).map((e) => e.cursor));
+      expect(returned[20]).toMatch(/^0{15}2:0019$/);
     } finally {
       await store.close();
     }
