@@ -4,7 +4,7 @@ import type { AnyChain } from '../chain.js';
 import type { Clock } from '../clock.js';
 import { ChainVersionUnknownError, RunParkedError, RuntimeStateError, TaskchartError, UnknownChainError, type SerializedError } from '../errors.js';
 import { CANCEL_EVENT, type ChainEvent } from '../machine/chain-context.js';
-import { isTerminal, type HistoryEntry, type RunRecord, type RunStatus, type RunWrite, type Store, type WriteResult } from '../ports/store.js';
+import { isTerminal, type HistoryEntry, type NewOutboxEntry, type RunRecord, type RunStatus, type RunWrite, type Store, type WriteResult } from '../ports/store.js';
 import { Batcher } from './batcher.js';
 import { definitionOf, type ChainVersions, type Resolution } from './chain-versions.js';
 import { cancelledError, decideEvent, decideSchedule, decideStart, restoreSnapshot, type Decision, type DecideOptions, type PersistedChainSnapshot } from './decide.js';
@@ -50,6 +50,8 @@ export class RunEngine {
   private readonly cache = new Map<string, LoadedRun>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly commits: Batcher<RunWrite, WriteResult>;
+  /** The decide options of a transition without header hooks (one object, not one per call). */
+  private readonly plainOptions: DecideOptions;
   /** Told of every run this process commits (the worker aborts the attempts of a run it cancelled). */
   onCommitted: ((record: RunRecord) => void) | undefined;
 
@@ -71,6 +73,7 @@ export class RunEngine {
     private readonly headers?: HeaderHook,
   ) {
     this.commits = new Batcher((writes) => store.commit(writes, relay.claimant()), 256);
+    this.plainOptions = { keepMessages };
   }
 
   /**
@@ -178,7 +181,8 @@ export class RunEngine {
   }
 
   private commitDecision(decision: Decision, expectedVersion: number | null, settles?: readonly number[]): Promise<WriteResult> {
-    return this.commit({ record: decision.record, expectedVersion, history: decision.history, outbox: decision.outbox, ...(settles ? { settles } : {}) }, decision.snapshot);
+    const { record, history, outbox } = decision;
+    return this.commit(settles ? { record, expectedVersion, history, outbox, settles } : { record, expectedVersion, history, outbox }, decision.snapshot);
   }
 
   /**
@@ -191,8 +195,8 @@ export class RunEngine {
     // A broker that keeps nothing across a crash needs no outbox row for its messages: the run's
     // `waiting` copies (kept with such a broker) re-dispatch them when a runtime starts. Failure
     // reports keep theirs (a hook is called at least once, by whichever process holds the claim).
-    const unstored = this.keepMessages ? write.outbox.filter((o) => o.queue !== null) : [];
-    const result = await this.commits.submit(unstored.length > 0 ? { ...write, outbox: write.outbox.filter((o) => o.queue === null) } : write);
+    const unstored = this.keepMessages ? messagesOf(write.outbox) : NONE;
+    const result = await this.commits.submit(unstored.length === 0 ? write : { ...write, outbox: unstored.length === write.outbox.length ? NONE : write.outbox.filter((o) => o.queue === null) });
     const { record } = write;
     if (!result.ok) return result;
     // A decision is written by the definition of the version its record names.
@@ -242,7 +246,7 @@ export class RunEngine {
 
   /** How to decide a transition `cause` made: the header hook is asked only when there is one. */
   private decideOptions(cause: MessageCause | undefined): DecideOptions {
-    return this.headers && cause ? { keepMessages: this.keepMessages, headers: { hook: this.headers, cause } } : { keepMessages: this.keepMessages };
+    return this.headers && cause ? { keepMessages: this.keepMessages, headers: { hook: this.headers, cause } } : this.plainOptions;
   }
 
   /**
@@ -458,14 +462,19 @@ export class RunEngine {
     });
   }
 
-  private async withLock<T>(runId: string, fn: () => Promise<T>): Promise<T> {
-    const previous = this.locks.get(runId) ?? Promise.resolve();
-    const next = previous.then(fn, fn);
-    const tail = next.catch(() => undefined);
-    this.locks.set(runId, tail);
-    void tail.then(() => {
+  /**
+   * Runs `fn` once every earlier call for `runId` has settled (one transition of a run at a time
+   * in this process). The lock is released by `fn`'s own settlement: one promise and one
+   * closure per call, nothing more, as this runs on every step.
+   */
+  private withLock<T>(runId: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(runId);
+    const next = previous ? previous.then(fn, fn) : Promise.resolve().then(fn);
+    const release = (): void => {
       if (this.locks.get(runId) === tail) this.locks.delete(runId);
-    });
+    };
+    const tail: Promise<void> = next.then(release, release);
+    this.locks.set(runId, tail);
     return next;
   }
 
@@ -490,8 +499,20 @@ const WORKER = `${hostname()}:${process.pid}`;
 /** Whether `event` is the outcome of a task or compensation attempt (this process ran it). */
 const isAttemptOutcome = (event: ChainEvent) => event.type.startsWith('xstate.done.actor.') || event.type.startsWith('xstate.error.actor.');
 
+/** Whether a history entry of `type` records an attempt's outcome (it names the worker that ran it). */
+const isOutcomeEntry = (type: string) => type === 'step.completed' || type === 'step.failed' || type === 'compensation.completed' || type === 'compensation.failed';
+
 /** `decision` with the attempt's outcome entries naming this process as the worker that ran it. */
 function withWorker(decision: Decision): Decision {
-  const outcome = (type: string) => type === 'step.completed' || type === 'step.failed' || type === 'compensation.completed' || type === 'compensation.failed';
-  return { ...decision, history: decision.history.map((h) => (outcome(h.type) ? { ...h, worker: WORKER } : h)) };
+  return { ...decision, history: decision.history.map((h) => (isOutcomeEntry(h.type) ? { ...h, worker: WORKER } : h)) };
+}
+
+const NONE: readonly NewOutboxEntry[] = [];
+
+/** The messages (not failure reports) of `outbox`: `outbox` itself when it holds nothing else, none without a copy when it holds no message. */
+function messagesOf(outbox: readonly NewOutboxEntry[]): readonly NewOutboxEntry[] {
+  let messages = 0;
+  for (const o of outbox) if (o.queue !== null) messages++;
+  if (messages === outbox.length) return outbox;
+  return messages === 0 ? NONE : outbox.filter((o) => o.queue !== null);
 }
