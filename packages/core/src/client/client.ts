@@ -8,11 +8,11 @@ import { setMaxListeners } from 'node:events';
 import { newRunId } from '../run-id.js';
 import type { AnyChain, ChainInput, ChainOutput } from '../chain.js';
 import { formatDuration, MAX_DURATION_MS, parseDuration, type Duration } from '../duration.js';
-import { InvalidOptionError, RunCancelledError, RunFailedError, RunParkedError, RuntimeStateError, UnknownChainError } from '../errors.js';
+import { InvalidOptionError, RunCancelledError, RunFailedError, RunParkedError, RuntimeStateError, SerializationError, UnknownChainError } from '../errors.js';
 import { assertKnownKeys } from '../known-keys.js';
 import { ACTIVE_STATUSES, isTerminal, TERMINAL_STATUSES, type RunQuery, type RunRecord, type RunStatus, type StoreChange, type StoredEvent } from '../ports/store.js';
 import type { PersistedChainSnapshot } from '../runtime/decide.js';
-import { asStored, assertJson } from '../runtime/json-value.js';
+import { storedForm } from '../runtime/json-value.js';
 import { OutboxRelay } from '../runtime/outbox-relay.js';
 import { EventBus, headerHook } from '../runtime/plugins.js';
 import { applyRefusal } from '../runtime/refusal.js';
@@ -63,6 +63,8 @@ const RETRY_RUN_OPTION_KEYS = ['from', 'by'] as const satisfies ReadonlyArray<ke
 const CANCEL_OPTION_KEYS = ['reason', 'compensate', 'by'] as const satisfies ReadonlyArray<keyof CancelOptions>;
 
 const START_OPTION_KEYS = ['id', 'delay', 'startAt'] as const satisfies ReadonlyArray<keyof StartRunOptions>;
+/** `run()` without options (one shared object: nothing to check, nothing allocated per run). */
+export const NO_START_OPTIONS: StartRunOptions = Object.freeze({});
 
 /** Which events `events()` follows. */
 export interface EventsQuery {
@@ -142,6 +144,8 @@ export class Client {
   private readonly closing = new AbortController();
   private closed: Promise<void> | undefined;
   private state: State = 'open';
+  /** `runtime.run()` or `client.run()`, as errors name the call (built once, not per run). */
+  private readonly runCall: string;
 
   constructor(
     /** @internal */ readonly options: CompiledClientOptions,
@@ -176,6 +180,7 @@ export class Client {
         })
       : undefined;
     this.definitions = new DefinitionRecorder(o.store, () => o.chains.all(), o.clock);
+    this.runCall = `${o.label}.run()`;
   }
 
   /**
@@ -200,20 +205,22 @@ export class Client {
   }
 
   /** Starts a run of `chain` with `input`. Resolves once the run is durably recorded (and its first step published). */
-  async run<C extends AnyChain>(chain: C, input: ChainInput<C>, options: StartRunOptions = {}): Promise<RunHandle<ChainOutput<C>>> {
-    const call = `${this.label}.run()`;
+  async run<C extends AnyChain>(chain: C, input: ChainInput<C>, options: StartRunOptions = NO_START_OPTIONS): Promise<RunHandle<ChainOutput<C>>> {
+    const call = this.runCall;
     if (this.state !== 'open') throw new RuntimeStateError(`${call}: the ${this.label} is ${this.state}`);
     if (!this.options.chains.holds(chain)) throw new UnknownChainError(`${call}: chain "${chain?.name}" was not given to ${this.options.factory}({ chains })`);
     // A new run starts on the newest version of its chain held here.
     const newest = this.options.chains.latest(chain.name) ?? chain;
     if (!options || typeof options !== 'object') throw new InvalidOptionError(`${call}: options`, 'must be an object { id?, delay?, startAt? }');
-    assertKnownKeys(options, START_OPTION_KEYS, call);
+    if (options !== NO_START_OPTIONS) assertKnownKeys(options, START_OPTION_KEYS, call);
     const id = options.id ?? newRunId(this.options.clock.now());
     if (typeof id !== 'string' || id.length === 0 || id.length > 200) throw new InvalidOptionError(`${call}: id`, 'must be a non-empty string of at most 200 characters');
     const startAt = this.startTime(options, call);
-    assertJson(input, `${call}: input of chain "${chain.name}"`);
+    // Checked and copied as the store gives it back in one walk (no JSON text in between).
+    const stored = storedForm(input);
+    if (!stored.ok) throw new SerializationError(`${call}: input of chain "${chain.name}" is not JSON-serialisable: ${stored.problem}`);
     await this.definitions.ensure();
-    const created = await this.engine.create(newest, id, asStored(input), startAt);
+    const created = await this.engine.create(newest, id, stored.value, startAt);
     if (!created) {
       const existing = await this.options.store.load(id);
       if (existing && existing.chain !== chain.name) {
