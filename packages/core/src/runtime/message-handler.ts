@@ -220,8 +220,14 @@ function attemptContext(step: NonNullable<ReturnType<typeof stepByKey>>, message
  * event. `deps` are the attempt's `ExecuteOptions` (clock, random, shutdown, attempts): one
  * object for every attempt.
  */
-async function runAttempt(step: NonNullable<ReturnType<typeof stepByKey>>, message: TaskMessage, ctx: AttemptContext | undefined, deps: HandlerDeps): Promise<ChainEvent> {
+function runAttempt(step: NonNullable<ReturnType<typeof stepByKey>>, message: TaskMessage, ctx: AttemptContext | undefined, deps: HandlerDeps): Promise<ChainEvent> {
+  // Not an async function: returning the attempt's own promise spares a wrapping one (and its resolve job).
   if (!ctx || !deps.hooks.wrapAttempt) return executeTask(step, message, deps);
+  return runWrapped(step, message, ctx, deps);
+}
+
+/** Runs one attempt inside the plugins' `wrapAttempt` hooks. */
+async function runWrapped(step: NonNullable<ReturnType<typeof stepByKey>>, message: TaskMessage, ctx: AttemptContext, deps: HandlerDeps): Promise<ChainEvent> {
   const execute = () => executeTask(step, message, deps);
   let event: Promise<ChainEvent> | undefined;
   const attempt = async (): Promise<AttemptOutcome> => {
@@ -262,7 +268,8 @@ async function handleTask(
   for (let first = deps.executing.find(message); first; first = deps.executing.find(message)) await deps.executing.wait(first);
   const executing = deps.executing.begin(message);
   try {
-    let loaded = await deps.engine.load(message.runId);
+    // The cached copy without `load()`'s promise (awaited all the same: the task still starts on a later turn).
+    let loaded = await (deps.engine.cached(message.runId) ?? deps.engine.load(message.runId));
     if (loaded && !isCurrent(loaded.record, message)) loaded = await deps.engine.load(message.runId, true);
     if (!loaded) return await deadLetterWith(delivery, deps.logger, `unknown run "${message.runId}" (chain "${message.chain}"): not in the store`);
     if (loaded.record.chain !== message.chain) return await deadLetterWith(delivery, deps.logger, `run "${message.runId}" belongs to chain "${loaded.record.chain}", not "${message.chain}"`);

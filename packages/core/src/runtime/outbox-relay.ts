@@ -10,6 +10,9 @@ import { isRefusal } from './refusal.js';
 import { callFailureHooks, type Plugin } from './plugins.js';
 import type { Logger } from './runtime-options.js';
 
+/** The publish options of an entry that has none (shared: not an object per publish). */
+const NO_OPTIONS: PublishOptions = Object.freeze({});
+
 export interface RelayOptions {
   readonly broker: Broker;
   readonly store: Store;
@@ -187,7 +190,8 @@ export class OutboxRelay {
   /** What `body` is published with: the delay capped to the broker's, the run id and signature headers. */
   private outgoing(runId: string, body: string, options: PublishOptions): PublishOptions {
     const delayMs = Math.min(options.delayMs ?? 0, this.options.broker.capabilities.maxDelayMs);
-    return { ...options, delayMs, headers: this.headersOf(runId, body, options.headers) };
+    const headers = this.headersOf(runId, body, options.headers);
+    return options === NO_OPTIONS ? { delayMs, headers } : { ...options, delayMs, headers };
   }
 
   /** The headers `body` goes with: `given` (the plugins'), the run id and the signature (no conditional spreads: this runs on every step). */
@@ -207,7 +211,7 @@ export class OutboxRelay {
   private prepare(entry: OutboxEntry): MessageHeaders | undefined {
     const { broker } = this.options;
     if (entry.queue === null || !broker.refusal) return this.headersOf(entry.runId, entry.body, entry.options?.headers);
-    const outgoing = this.outgoing(entry.runId, entry.body, entry.options ?? {});
+    const outgoing = this.outgoing(entry.runId, entry.body, entry.options ?? NO_OPTIONS);
     if (broker.refusal(entry.queue, entry.body, outgoing)) return undefined;
     return outgoing.headers;
   }
@@ -216,7 +220,7 @@ export class OutboxRelay {
     const { logger } = this.options;
     try {
       if (entry.queue === null) await this.callHooks(entry);
-      else await this.send(entry.runId, entry.queue, entry.body, entry.options ?? {});
+      else await this.send(entry.runId, entry.queue, entry.body, entry.options ?? NO_OPTIONS);
     } catch (error) {
       if (!isRefusal(error)) return this.retryLater(entry, 'publish failed', error);
       logger.error('the broker refused a message for good; failing what it was for instead of retrying it', { runId: entry.runId, queue: entry.queue, error: error.message });

@@ -170,6 +170,14 @@ export class RunEngine {
     }
   }
 
+  /**
+   * The run as this process last loaded or committed it, if it is cached (no store read, no
+   * promise): what `load(runId)` resolves with then.
+   */
+  cached(runId: string): LoadedRun | undefined {
+    return this.cache.get(runId);
+  }
+
   /** Whether this process committed a transition of `runId` after `since` (epoch ms). */
   recentlyAdvanced(runId: string, since: number): boolean {
     const cached = this.cache.get(runId);
@@ -297,7 +305,8 @@ export class RunEngine {
     return this.withLock(runId, async () => {
       let fresh = false;
       for (let i = 0; i < MAX_CONFLICT_RETRIES; i++) {
-        const loaded = await this.load(runId, fresh);
+        // The cached copy without `load()`'s promise (awaited all the same: the same turns as before).
+        const loaded = await ((fresh ? undefined : this.cache.get(runId)) ?? this.load(runId, fresh));
         if (!loaded) return 'unknown-run';
         if (isTerminal(loaded.record.status) || loaded.record.status === 'scheduled') return 'ignored';
         if (!loaded.snapshot || !loaded.chain) return 'parked';
@@ -469,7 +478,8 @@ export class RunEngine {
    */
   private withLock<T>(runId: string, fn: () => Promise<T>): Promise<T> {
     const previous = this.locks.get(runId);
-    const next = previous ? previous.then(fn, fn) : Promise.resolve().then(fn);
+    // Unlocked: `fn` starts now (it is async: it runs only to its first await before this returns).
+    const next = previous ? previous.then(fn, fn) : fn();
     const release = (): void => {
       if (this.locks.get(runId) === tail) this.locks.delete(runId);
     };
