@@ -244,16 +244,23 @@ async function runWrapped(step: NonNullable<ReturnType<typeof stepByKey>>, messa
  * retried with backoff while the delivery stays unacknowledged, instead of running the task again;
  * it gives up (rejects, and the delivery is nacked) only when the runtime closes.
  */
-async function commitOutcome(runId: string, event: ChainEvent, deps: HandlerDeps, cause: MessageCause | undefined, settles: readonly number[] | undefined): Promise<ApplyResult> {
+function commitOutcome(runId: string, event: ChainEvent, deps: HandlerDeps, cause: MessageCause | undefined, settles: readonly number[] | undefined): Promise<ApplyResult> {
+  // The first try without an async frame of its own (it nearly always commits); the retries in one.
+  return deps.engine.apply(runId, event, cause, undefined, settles).catch((error: unknown) => retryCommit(runId, event, deps, cause, settles, error));
+}
+
+/** `commitOutcome` after the first commit failed with `error`: tries again with backoff until it commits or the runtime closes. */
+async function retryCommit(runId: string, event: ChainEvent, deps: HandlerDeps, cause: MessageCause | undefined, settles: readonly number[] | undefined, error: unknown): Promise<ApplyResult> {
   for (let failures = 0; ; failures++) {
+    if (deps.closing.aborted || isStoreLost(error)) throw error;
+    const delayMs = outageDelay(failures);
+    deps.logger.warn('could not commit a step outcome; retrying the commit, not the step', { runId, event: event.type, delayMs, error: String(error) });
+    await pause(deps.clock, delayMs, deps.closing);
+    if (deps.closing.aborted) throw error;
     try {
       return await deps.engine.apply(runId, event, cause, undefined, settles);
-    } catch (error) {
-      if (deps.closing.aborted || isStoreLost(error)) throw error;
-      const delayMs = outageDelay(failures);
-      deps.logger.warn('could not commit a step outcome; retrying the commit, not the step', { runId, event: event.type, delayMs, error: String(error) });
-      await pause(deps.clock, delayMs, deps.closing);
-      if (deps.closing.aborted) throw error;
+    } catch (next) {
+      error = next;
     }
   }
 }

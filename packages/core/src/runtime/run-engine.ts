@@ -473,19 +473,25 @@ export class RunEngine {
 
   /**
    * Runs `fn` once every earlier call for `runId` has settled (one transition of a run at a time
-   * in this process). The lock is released by `fn`'s own settlement: one promise and one
-   * closure per call, nothing more, as this runs on every step.
+   * in this process). The lock is released by `fn`'s own settlement: one promise and two small
+   * closures per call (anonymous: a bundler keeping names would add a defineProperty to a named
+   * one), as this runs on every step.
    */
   private withLock<T>(runId: string, fn: () => Promise<T>): Promise<T> {
     const previous = this.locks.get(runId);
     // Unlocked: `fn` starts now (it is async: it runs only to its first await before this returns).
     const next = previous ? previous.then(fn, fn) : fn();
-    const release = (): void => {
-      if (this.locks.get(runId) === tail) this.locks.delete(runId);
-    };
-    const tail: Promise<void> = next.then(release, release);
+    const tail: Promise<void> = next.then(
+      () => this.unlock(runId, tail),
+      () => this.unlock(runId, tail),
+    );
     this.locks.set(runId, tail);
     return next;
+  }
+
+  /** `tail` (the end of `runId`'s lock chain when it was made) has settled: the lock goes if nothing queued behind it. */
+  private unlock(runId: string, tail: Promise<void>): void {
+    if (this.locks.get(runId) === tail) this.locks.delete(runId);
   }
 
   async drain(): Promise<void> {
