@@ -87,7 +87,6 @@ export class EagerDispatch {
  * holds the queue's slot until the attempt has run. One object per eager step, no closures.
  */
 class EagerDelivery implements Delivery, FromOutbox {
-  readonly id: string;
   readonly body: string;
   readonly redeliveries = 0;
   readonly settles: number | undefined;
@@ -103,10 +102,14 @@ class EagerDelivery implements Delivery, FromOutbox {
     private readonly running: Map<string, number>,
     private readonly queue: string,
   ) {
-    this.id = `outbox:${entry.id}`;
     this.body = entry.body;
     // A message without an outbox row (negative id) has nothing for the commit to delete.
     this.settles = entry.id < 0 ? undefined : entry.id;
+  }
+
+  /** Built when asked (a plugin's attempt context, a log): most eager steps never need it. */
+  get id(): string {
+    return `outbox:${this.entry.id}`;
   }
 
   ack(): Promise<void> {
