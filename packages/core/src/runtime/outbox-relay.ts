@@ -220,7 +220,8 @@ export class OutboxRelay {
     const { logger } = this.options;
     try {
       if (entry.queue === null) await this.callHooks(entry);
-      else await this.send(entry.runId, entry.queue, entry.body, entry.options ?? NO_OPTIONS);
+      // As `send()` does, without its async frame (this runs for every message published).
+      else await this.options.broker.publish(entry.queue, entry.body, this.outgoing(entry.runId, entry.body, entry.options ?? NO_OPTIONS));
     } catch (error) {
       if (!isRefusal(error)) return this.retryLater(entry, 'publish failed', error);
       logger.error('the broker refused a message for good; failing what it was for instead of retrying it', { runId: entry.runId, queue: entry.queue, error: error.message });

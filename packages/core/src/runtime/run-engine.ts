@@ -188,8 +188,9 @@ export class RunEngine {
     this.cache.delete(runId);
   }
 
-  private commitDecision(decision: Decision, expectedVersion: number | null, settles?: readonly number[]): Promise<WriteResult> {
-    const { record, history, outbox } = decision;
+  /** Commits `decision` (with `history` in place of its own when given: its entries marked with the worker). */
+  private commitDecision(decision: Decision, expectedVersion: number | null, settles?: readonly number[], history: readonly HistoryEntry[] = decision.history): Promise<WriteResult> {
+    const { record, outbox } = decision;
     return this.commit(settles ? { record, expectedVersion, history, outbox, settles } : { record, expectedVersion, history, outbox }, decision.snapshot);
   }
 
@@ -329,7 +330,7 @@ export class RunEngine {
           }
           return 'ignored';
         }
-        const result = await this.commitDecision(isAttemptOutcome(event) ? withWorker(decision) : decision, loaded.record.version, settles);
+        const result = await this.commitDecision(decision, loaded.record.version, settles, isAttemptOutcome(event) ? withWorker(decision.history) : decision.history);
         if (result.ok) return 'applied';
         this.forget(runId);
         fresh = true;
@@ -518,9 +519,9 @@ const isAttemptOutcome = (event: ChainEvent) => event.type.startsWith('xstate.do
 /** Whether a history entry of `type` records an attempt's outcome (it names the worker that ran it). */
 const isOutcomeEntry = (type: string) => type === 'step.completed' || type === 'step.failed' || type === 'compensation.completed' || type === 'compensation.failed';
 
-/** `decision` with the attempt's outcome entries naming this process as the worker that ran it. */
-function withWorker(decision: Decision): Decision {
-  return { ...decision, history: decision.history.map((h) => (isOutcomeEntry(h.type) ? { ...h, worker: WORKER } : h)) };
+/** `history` with the attempt's outcome entries naming this process as the worker that ran it. */
+function withWorker(history: readonly HistoryEntry[]): HistoryEntry[] {
+  return history.map((h) => (isOutcomeEntry(h.type) ? { ...h, worker: WORKER } : h));
 }
 
 const NONE: readonly NewOutboxEntry[] = [];
