@@ -240,16 +240,12 @@ async function runWrapped(step: NonNullable<ReturnType<typeof stepByKey>>, messa
 }
 
 /**
- * Applies a finished attempt's outcome. When the store fails, the outcome is kept and its commit
- * retried with backoff while the delivery stays unacknowledged, instead of running the task again;
- * it gives up (rejects, and the delivery is nacked) only when the runtime closes.
+ * Commits a finished attempt's outcome after its first commit failed with `error` ({@link handleTask}
+ * makes the first try itself: no frame or closure of its own on the path nearly every step takes).
+ * The outcome is kept and its commit retried with backoff while the delivery stays unacknowledged,
+ * instead of running the task again; it gives up (rejects, and the delivery is nacked) only when
+ * the runtime closes or the store is lost.
  */
-function commitOutcome(runId: string, event: ChainEvent, deps: HandlerDeps, cause: MessageCause | undefined, settles: readonly number[] | undefined): Promise<ApplyResult> {
-  // The first try without an async frame of its own (it nearly always commits); the retries in one.
-  return deps.engine.apply(runId, event, cause, undefined, settles).catch((error: unknown) => retryCommit(runId, event, deps, cause, settles, error));
-}
-
-/** `commitOutcome` after the first commit failed with `error`: tries again with backoff until it commits or the runtime closes. */
 async function retryCommit(runId: string, event: ChainEvent, deps: HandlerDeps, cause: MessageCause | undefined, settles: readonly number[] | undefined, error: unknown): Promise<ApplyResult> {
   for (let failures = 0; ; failures++) {
     if (deps.closing.aborted || isStoreLost(error)) throw error;
@@ -290,7 +286,13 @@ async function handleTask(
     const event = await runAttempt(step, message, ctx, deps);
     outbox?.attempted();
     const cause = ctx && deps.hooks.messageHeaders ? ({ kind: 'attempt', attempt: ctx } as const) : undefined;
-    const result = await commitOutcome(message.runId, event, deps, cause, outbox?.settles === undefined ? undefined : [outbox.settles]);
+    const settles = outbox?.settles === undefined ? undefined : [outbox.settles];
+    let result: ApplyResult;
+    try {
+      result = await deps.engine.apply(message.runId, event, cause, undefined, settles);
+    } catch (error) {
+      result = await retryCommit(message.runId, event, deps, cause, settles, error);
+    }
     if (result === 'parked') return await deadLetterParked(message.runId, delivery, deps);
     if (result === 'applied') outbox?.settled();
     await delivery.ack();

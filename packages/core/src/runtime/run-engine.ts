@@ -306,8 +306,8 @@ export class RunEngine {
     return this.withLock(runId, async () => {
       let fresh = false;
       for (let i = 0; i < MAX_CONFLICT_RETRIES; i++) {
-        // The cached copy without `load()`'s promise (awaited all the same: the same turns as before).
-        const loaded = await ((fresh ? undefined : this.cache.get(runId)) ?? this.load(runId, fresh));
+        // The cached copy as it is (no promise, no turn to wait: the lock is held already).
+        const loaded = (fresh ? undefined : this.cache.get(runId)) ?? (await this.load(runId, fresh));
         if (!loaded) return 'unknown-run';
         if (isTerminal(loaded.record.status) || loaded.record.status === 'scheduled') return 'ignored';
         if (!loaded.snapshot || !loaded.chain) return 'parked';
