@@ -125,16 +125,16 @@ export class OutboxRelay {
     if (this.inFlight.has(entry.id)) return;
     if (entry.queue === null && !this.hooks) return; // Never ours to call: left for a process with the hook.
     this.inFlight.add(entry.id);
+    const eager = this.eager?.(entry, this.settler);
+    if (eager) this.hold(entry.id);
     this.active++;
-    void this.publishOne(entry);
+    void this.track(entry, eager ?? this.deliver(entry));
   }
 
-  /** Runs `entry` here (eager dispatch) or delivers it; then it is no longer in flight. */
-  private async publishOne(entry: OutboxEntry): Promise<void> {
+  /** Once `work` (running `entry` here, or delivering it) has settled, the entry is no longer in flight. */
+  private async track(entry: OutboxEntry, work: Promise<void>): Promise<void> {
     try {
-      const eager = this.eager?.(entry, this.settler);
-      if (eager) this.hold(entry.id);
-      await (eager ?? this.deliver(entry));
+      await work;
     } finally {
       this.inFlight.delete(entry.id);
       if (--this.active === 0 && this.idleWaiters.length > 0) for (const wake of this.idleWaiters.splice(0)) wake();
