@@ -45,9 +45,11 @@ interface ConsumerState {
   readonly handler: DeliveryHandler;
   readonly prefetch: number;
   readonly owner: MemoryBroker;
+  /** Deliveries handed to the handler and not yet returned from it. */
   inFlight: number;
   cancelled: boolean;
-  readonly running: Set<Promise<void>>;
+  /** Called when `inFlight` drops to 0 (a `cancel()` waiting for the running handlers). */
+  readonly drained: Array<() => void>;
 }
 
 class MemoryQueue {
@@ -100,59 +102,101 @@ class MemoryQueue {
 
   private deliver(consumer: ConsumerState, message: StoredMessage): void {
     consumer.inFlight++;
-    let settled = false;
-    const settle = (action: () => void) => {
-      if (settled) return;
-      settled = true;
-      action();
-    };
-    const delivery: Delivery = {
+    void this.handle(consumer, new MemoryDelivery(this, message));
+  }
+
+  /** Runs the consumer's handler on `delivery`; a delivery left unsettled goes back to the queue. */
+  private async handle(consumer: ConsumerState, delivery: MemoryDelivery): Promise<void> {
+    try {
+      await consumer.handler(delivery);
+    } catch {
+      // A handler that throws gives the message back, as a real broker would on nack.
+    }
+    // Unsettled after the handler returned: give it back (redelivered).
+    delivery.giveBack();
+    consumer.inFlight--;
+    this.schedulePump();
+    if (consumer.inFlight === 0 && consumer.drained.length > 0) for (const wake of consumer.drained.splice(0)) wake();
+  }
+
+  /** Moves `message` to this queue's dead-letter queue, with `reason`. */
+  deadLetter(message: StoredMessage, reason: string): void {
+    const prefix = this.name.slice(0, this.name.length - this.logicalName.length);
+    this.hub.queue(prefix + deadLetterQueueName(this.logicalName), deadLetterQueueName(this.logicalName)).enqueue({
       id: message.id,
       body: message.body,
-      headers: message.headers,
-      redeliveries: message.redeliveries,
-      ack: async () => settle(() => undefined),
-      nack: async (options) =>
-        settle(() => {
-          message.redeliveries++;
-          this.hub.enqueueAfter(this, message, options?.delayMs ?? 0);
-        }),
-      deadLetter: async (reason) =>
-        settle(() => {
-          const prefix = this.name.slice(0, this.name.length - this.logicalName.length);
-          this.hub.queue(prefix + deadLetterQueueName(this.logicalName), deadLetterQueueName(this.logicalName)).enqueue({
-            id: message.id,
-            body: message.body,
-            headers: { ...message.headers, [DEAD_LETTER_REASON_HEADER]: reason, [DEAD_LETTER_QUEUE_HEADER]: this.logicalName },
-            redeliveries: 0,
-          });
-        }),
-    };
-    const run = (async () => {
-      try {
-        await consumer.handler(delivery);
-      } catch {
-        // A handler that throws gives the message back, as a real broker would on nack.
-      }
-      // Unsettled after the handler returned: give it back (redelivered).
-      settle(() => {
-        message.redeliveries++;
-        this.enqueue(message);
-      });
-      consumer.inFlight--;
-      this.schedulePump();
-    })();
-    consumer.running.add(run);
-    void run.finally(() => consumer.running.delete(run));
+      headers: { ...message.headers, [DEAD_LETTER_REASON_HEADER]: reason, [DEAD_LETTER_QUEUE_HEADER]: this.logicalName },
+      redeliveries: 0,
+    });
+  }
+
+  /** Gives `message` back: delivered again after `delayMs`. */
+  redeliver(message: StoredMessage, delayMs: number): void {
+    message.redeliveries++;
+    this.hub.enqueueAfter(this, message, delayMs);
   }
 }
 
+/**
+ * A message handed to a consumer: settled once, by the first of ack, nack, dead-letter, or the
+ * handler returning (which gives it back). A class, not a literal with closures: one object per
+ * delivery.
+ */
+class MemoryDelivery implements Delivery {
+  readonly id: string;
+  readonly body: string;
+  readonly headers: MessageHeaders;
+  readonly redeliveries: number;
+  private settled = false;
+
+  constructor(
+    private readonly queue: MemoryQueue,
+    private readonly message: StoredMessage,
+  ) {
+    this.id = message.id;
+    this.body = message.body;
+    this.headers = message.headers;
+    this.redeliveries = message.redeliveries;
+  }
+
+  async ack(): Promise<void> {
+    this.settled = true;
+  }
+
+  async nack(options?: { delayMs?: number }): Promise<void> {
+    if (this.settled) return;
+    this.settled = true;
+    this.queue.redeliver(this.message, options?.delayMs ?? 0);
+  }
+
+  async deadLetter(reason: string): Promise<void> {
+    if (this.settled) return;
+    this.settled = true;
+    this.queue.deadLetter(this.message, reason);
+  }
+
+  /** The handler returned: an unsettled delivery goes back to the queue at once. */
+  giveBack(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.message.redeliveries++;
+    this.queue.enqueue(this.message);
+  }
+}
 /** The queues of an in-process broker. Share one between handles to model several connections. */
 export class MemoryHub {
   private readonly queues = new Map<string, MemoryQueue>();
   private readonly timers = new Set<ReturnType<Clock['setTimeout']>>();
+  /** Message ids are `<this hub's random prefix>-<count>`: unique, and far cheaper than a UUID per message. */
+  private readonly idPrefix = `${randomUUID()}-`;
+  private published = 0;
 
   constructor(readonly clock: Clock = systemClock) {}
+
+  /** A new message id, unique across hubs. */
+  messageId(): string {
+    return this.idPrefix + ++this.published;
+  }
 
   queue(name: string, logicalName = name): MemoryQueue {
     let q = this.queues.get(name);
@@ -225,7 +269,7 @@ export class MemoryBroker implements Broker {
     if (this.closed) throw new Error(`memory broker is closed: cannot publish to "${queue}"`);
     const delayMs = options.delayMs ?? 0;
     if (!Number.isFinite(delayMs) || delayMs < 0) throw new InvalidOptionError('publish: delayMs', `must be a finite number >= 0, got ${delayMs}`);
-    this.hub.enqueueAfter(this.hub.queue(this.prefix + queue, queue), { id: randomUUID(), body, headers: { ...options.headers }, redeliveries: 0 }, delayMs);
+    this.hub.enqueueAfter(this.hub.queue(this.prefix + queue, queue), { id: this.hub.messageId(), body, headers: { ...options.headers }, redeliveries: 0 }, delayMs);
   }
 
   async consume(queue: string, handler: DeliveryHandler, options: ConsumeOptions = {}): Promise<Consumer> {
@@ -233,7 +277,7 @@ export class MemoryBroker implements Broker {
     const prefetch = options.prefetch ?? 16;
     if (!Number.isInteger(prefetch) || prefetch < 1) throw new InvalidOptionError('consume: prefetch', `must be a whole number >= 1, got ${prefetch}`);
     const q = this.hub.queue(this.prefix + queue, queue);
-    const state: ConsumerState = { handler, prefetch, owner: this, inFlight: 0, cancelled: false, running: new Set() };
+    const state: ConsumerState = { handler, prefetch, owner: this, inFlight: 0, cancelled: false, drained: [] };
     q.consumers.push(state);
     const entry = { queue: q, state };
     this.consumers.add(entry);
@@ -246,7 +290,7 @@ export class MemoryBroker implements Broker {
     const index = entry.queue.consumers.indexOf(entry.state);
     if (index >= 0) entry.queue.consumers.splice(index, 1);
     this.consumers.delete(entry);
-    while (entry.state.running.size > 0) await Promise.allSettled([...entry.state.running]);
+    while (entry.state.inFlight > 0) await new Promise<void>((resolve) => entry.state.drained.push(resolve));
     entry.queue.schedulePump();
   }
 

@@ -5,14 +5,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
+import type { TimerHandle } from '../clock.js';
 import { newRunId } from '../run-id.js';
 import type { AnyChain, ChainInput, ChainOutput } from '../chain.js';
 import { formatDuration, MAX_DURATION_MS, parseDuration, type Duration } from '../duration.js';
-import { InvalidOptionError, RunCancelledError, RunFailedError, RunParkedError, RuntimeStateError, UnknownChainError } from '../errors.js';
+import { InvalidOptionError, RunCancelledError, RunFailedError, RunParkedError, RuntimeStateError, SerializationError, UnknownChainError } from '../errors.js';
 import { assertKnownKeys } from '../known-keys.js';
 import { ACTIVE_STATUSES, isTerminal, TERMINAL_STATUSES, type RunQuery, type RunRecord, type RunStatus, type StoreChange, type StoredEvent } from '../ports/store.js';
 import type { PersistedChainSnapshot } from '../runtime/decide.js';
-import { asStored, assertJson } from '../runtime/json-value.js';
+import { storedForm } from '../runtime/json-value.js';
 import { OutboxRelay } from '../runtime/outbox-relay.js';
 import { EventBus, headerHook } from '../runtime/plugins.js';
 import { applyRefusal } from '../runtime/refusal.js';
@@ -63,6 +64,8 @@ const RETRY_RUN_OPTION_KEYS = ['from', 'by'] as const satisfies ReadonlyArray<ke
 const CANCEL_OPTION_KEYS = ['reason', 'compensate', 'by'] as const satisfies ReadonlyArray<keyof CancelOptions>;
 
 const START_OPTION_KEYS = ['id', 'delay', 'startAt'] as const satisfies ReadonlyArray<keyof StartRunOptions>;
+/** `run()` without options (one shared object: nothing to check, nothing allocated per run). */
+export const NO_START_OPTIONS: StartRunOptions = Object.freeze({});
 
 /** Which events `events()` follows. */
 export interface EventsQuery {
@@ -91,7 +94,6 @@ interface FeedOptions {
   readonly signal?: AbortSignal;
 }
 
-type Waiter = { resolve: (record: RunRecord) => void; reject: (error: Error) => void };
 /** A feed woken by the store's change hints (`Store.watch`). */
 type Watching = { readonly chain: string | undefined; readonly wake: () => void };
 /** A feed's state between store hints: `woken` since its last read; `fastMs`: the next quick re-read after a hint. */
@@ -107,6 +109,8 @@ const WAITER_DONE = new RuntimeStateError('result() waiter done');
 const EVENT_PAGE = 100;
 const EVENTS_QUERY_KEYS = ['runId', 'chain', 'after', 'from', 'signal'] as const;
 const RESULT_OPTION_KEYS = ['timeout'] as const;
+/** `result()` without options (shared: nothing to check, nothing allocated per call). */
+const NO_RESULT_OPTIONS: ResultOptions = Object.freeze({});
 /** Whether `result()` of a run with this status settles now: terminal, or parked. */
 const isSettled = (status: RunStatus) => isTerminal(status) || status === 'parked';
 
@@ -123,7 +127,8 @@ export class Client {
   readonly relay: OutboxRelay;
   /** @internal In-process run events. */
   readonly bus: EventBus;
-  private readonly waiters = new Map<string, Set<Waiter>>();
+  /** The pending `result()` calls, by run (an array: almost always one). */
+  private readonly waiters = new Map<string, ResultWaiter[]>();
   private readonly wakers = new Set<() => void>();
   /** How a process that consumes the queues follows awaited runs in the store (undefined for one that consumes nothing). */
   private readonly follower: StoreFollower | undefined;
@@ -142,6 +147,9 @@ export class Client {
   private readonly closing = new AbortController();
   private closed: Promise<void> | undefined;
   private state: State = 'open';
+  /** `runtime.run()` or `client.run()`, as errors name the call (built once, not per run). */
+  private readonly runCall: string;
+  private readonly resultCall: string;
 
   constructor(
     /** @internal */ readonly options: CompiledClientOptions,
@@ -176,6 +184,8 @@ export class Client {
         })
       : undefined;
     this.definitions = new DefinitionRecorder(o.store, () => o.chains.all(), o.clock);
+    this.runCall = `${o.label}.run()`;
+    this.resultCall = `${o.label}.result()`;
   }
 
   /**
@@ -200,20 +210,22 @@ export class Client {
   }
 
   /** Starts a run of `chain` with `input`. Resolves once the run is durably recorded (and its first step published). */
-  async run<C extends AnyChain>(chain: C, input: ChainInput<C>, options: StartRunOptions = {}): Promise<RunHandle<ChainOutput<C>>> {
-    const call = `${this.label}.run()`;
+  async run<C extends AnyChain>(chain: C, input: ChainInput<C>, options: StartRunOptions = NO_START_OPTIONS): Promise<RunHandle<ChainOutput<C>>> {
+    const call = this.runCall;
     if (this.state !== 'open') throw new RuntimeStateError(`${call}: the ${this.label} is ${this.state}`);
     if (!this.options.chains.holds(chain)) throw new UnknownChainError(`${call}: chain "${chain?.name}" was not given to ${this.options.factory}({ chains })`);
     // A new run starts on the newest version of its chain held here.
     const newest = this.options.chains.latest(chain.name) ?? chain;
     if (!options || typeof options !== 'object') throw new InvalidOptionError(`${call}: options`, 'must be an object { id?, delay?, startAt? }');
-    assertKnownKeys(options, START_OPTION_KEYS, call);
+    if (options !== NO_START_OPTIONS) assertKnownKeys(options, START_OPTION_KEYS, call);
     const id = options.id ?? newRunId(this.options.clock.now());
     if (typeof id !== 'string' || id.length === 0 || id.length > 200) throw new InvalidOptionError(`${call}: id`, 'must be a non-empty string of at most 200 characters');
     const startAt = this.startTime(options, call);
-    assertJson(input, `${call}: input of chain "${chain.name}"`);
+    // Checked and copied as the store gives it back in one walk (no JSON text in between).
+    const stored = storedForm(input);
+    if (!stored.ok) throw new SerializationError(`${call}: input of chain "${chain.name}" is not JSON-serialisable: ${stored.problem}`);
     await this.definitions.ensure();
-    const created = await this.engine.create(newest, id, asStored(input), startAt);
+    const created = await this.engine.create(newest, id, stored.value, startAt);
     if (!created) {
       const existing = await this.options.store.load(id);
       if (existing && existing.chain !== chain.name) {
@@ -516,10 +528,10 @@ export class Client {
    * once when nothing can finish the run (this process consumes no queue and the broker is in
    * memory), and after `timeout` when given.
    */
-  async result(id: string, options: ResultOptions = {}): Promise<unknown> {
-    const call = `${this.label}.result()`;
+  async result(id: string, options: ResultOptions = NO_RESULT_OPTIONS): Promise<unknown> {
+    const call = this.resultCall;
     if (!options || typeof options !== 'object') throw new InvalidOptionError(`${call}: options`, 'must be an object { timeout? }');
-    assertKnownKeys(options, RESULT_OPTION_KEYS, call);
+    if (options !== NO_RESULT_OPTIONS) assertKnownKeys(options, RESULT_OPTION_KEYS, call);
     const timeoutMs = options.timeout === undefined ? undefined : parseDuration(options.timeout, `${call}: timeout`, { allowZero: false });
     // The in-process waiter is registered before the load: a commit that settles the run meanwhile is not missed.
     const wait = this.waitFor(id);
@@ -527,7 +539,7 @@ export class Client {
       const record = await this.options.store.load(id);
       if (!record) throw new InvalidOptionError(`${call}: id`, `no run "${id}"`);
       if (isSettled(record.status)) {
-        wait.cancel();
+        this.finishWaiter(wait);
         return outcome(record);
       }
       if (!this.options.consumes && !this.options.broker.capabilities.durable) {
@@ -537,85 +549,75 @@ export class Client {
         );
       }
       if (this.state !== 'open') throw new RuntimeStateError(`${call}: the ${this.label} is ${this.state}`);
-      wait.follow(record, timeoutMs, call);
+      this.follow(wait, record, timeoutMs, call);
     } catch (error) {
-      wait.cancel();
+      this.finishWaiter(wait);
       throw error;
     }
     return outcome(await wait.settled);
   }
 
   /**
-   * Registers a waiter for run `id`: `settled` resolves when this process commits the run to a
-   * terminal status (or parks it); `follow()` also follows the store's event log (other
-   * processes' commits) and starts the timeout; `cancel()` drops it unsettled.
+   * Registers a waiter for run `id`: its `settled` resolves when this process commits the run to
+   * a terminal status (or parks it). `follow()` also follows other processes' commits and starts
+   * the timeout; `finishWaiter()` drops it unsettled.
    */
-  private waitFor(id: string): { settled: Promise<RunRecord>; follow: (record: RunRecord, timeoutMs: number | undefined, call: string) => void; cancel: () => void } {
-    // Only a feed of the event log (a process that consumes nothing) needs a stop signal.
-    let stop: AbortController | undefined;
-    let timer: ReturnType<CompiledClientOptions['clock']['setTimeout']> | undefined;
-    let waiter!: Waiter;
-    const finish = () => {
-      // With a reason: abort() without one builds a DOMException, once per result() call.
-      stop?.abort(WAITER_DONE);
-      if (timer !== undefined) this.options.clock.clearTimeout(timer);
-      const set = this.waiters.get(id);
-      set?.delete(waiter);
-      if (set?.size === 0) {
-        this.waiters.delete(id);
-        this.follower?.unfollow(id);
-      }
-    };
-    const settled = new Promise<RunRecord>((resolve, reject) => {
-      waiter = {
-        resolve: (r) => {
-          finish();
-          resolve(r);
-        },
-        reject: (e) => {
-          finish();
-          reject(e);
-        },
-      };
-    });
-    let set = this.waiters.get(id);
-    if (!set) this.waiters.set(id, (set = new Set()));
-    set.add(waiter);
+  private waitFor(id: string): ResultWaiter {
+    const waiter = new ResultWaiter(id, this.finishWaiter);
+    const list = this.waiters.get(id);
+    if (list) list.push(waiter);
+    else this.waiters.set(id, [waiter]);
+    return waiter;
+  }
 
-    const follow = (record: RunRecord, timeoutMs: number | undefined, call: string) => {
-      if (timeoutMs !== undefined) {
-        timer = this.options.clock.setTimeout(() => {
-          void this.options.store.load(id).then(
-            (now) => {
-              if (now && isSettled(now.status)) return waiter.resolve(now);
-              const where = now?.step === undefined ? '' : ` at step "${now.step}" (attempt ${now.attempt})`;
-              waiter.reject(
-                new RuntimeStateError(
-                  `${call}: run "${id}" (chain "${record.chain}") did not finish within ${formatDuration(timeoutMs)}: it is ${now?.status ?? record.status}${where}. ` +
-                    'Is a worker consuming its queues? The run itself goes on.',
-                ),
-              );
-            },
-            (error: unknown) => waiter.reject(asError(error)),
-          );
-        }, timeoutMs);
+  /** `waiter` is done with (settled, or dropped): stops what follows its run for it. Idempotent. */
+  private readonly finishWaiter = (waiter: ResultWaiter): void => {
+    // With a reason: abort() without one builds a DOMException, once per result() call.
+    waiter.stop?.abort(WAITER_DONE);
+    if (waiter.timer !== undefined) this.options.clock.clearTimeout(waiter.timer);
+    const list = this.waiters.get(waiter.id);
+    if (!list) return;
+    const at = list.indexOf(waiter);
+    if (at >= 0) list.splice(at, 1);
+    if (list.length === 0) {
+      this.waiters.delete(waiter.id);
+      this.follower?.unfollow(waiter.id);
+    }
+  };
+
+  /** Follows `waiter`'s run (other processes' commits reach this one through the store) and starts its timeout. */
+  private follow(waiter: ResultWaiter, record: RunRecord, timeoutMs: number | undefined, call: string): void {
+    const { id } = waiter;
+    if (timeoutMs !== undefined) {
+      waiter.timer = this.options.clock.setTimeout(() => {
+        void this.options.store.load(id).then(
+          (now) => {
+            if (now && isSettled(now.status)) return waiter.resolve(now);
+            const where = now?.step === undefined ? '' : ` at step "${now.step}" (attempt ${now.attempt})`;
+            waiter.reject(
+              new RuntimeStateError(
+                `${call}: run "${id}" (chain "${record.chain}") did not finish within ${formatDuration(timeoutMs)}: it is ${now?.status ?? record.status}${where}. ` +
+                  'Is a worker consuming its queues? The run itself goes on.',
+              ),
+            );
+          },
+          (error: unknown) => waiter.reject(asError(error)),
+        );
+      }, timeoutMs);
+    }
+    // A process that consumes the queues itself sees most transitions in process: one follower
+    // loads, once a period, the awaited runs it did not advance within the period. A process
+    // that consumes nothing follows the run's events.
+    if (this.follower) return this.follower.follow(id);
+    const stop = (waiter.stop = new AbortController());
+    const feed = this.feed({ runId: id }, { wake: false, signal: stop.signal });
+    void (async () => {
+      for await (const event of feed) {
+        if (event.type !== 'run.completed' && event.type !== 'run.failed' && event.type !== 'run.compensated' && event.type !== 'run.parked') continue;
+        const now = await this.options.store.load(id);
+        if (now && isSettled(now.status)) return waiter.resolve(now);
       }
-      // Other processes' commits reach this one through the store. A process that consumes the
-      // queues itself sees most transitions in process: one follower loads, once a period, the
-      // awaited runs it did not advance within the period. A process that consumes nothing
-      // follows the run's events.
-      if (this.follower) return this.follower.follow(id);
-      stop = new AbortController();
-      const feed = this.feed({ runId: id }, { wake: false, signal: stop.signal });
-      void (async () => {
-        for await (const event of feed) {
-          if (event.type !== 'run.completed' && event.type !== 'run.failed' && event.type !== 'run.compensated' && event.type !== 'run.parked') continue;
-          const now = await this.options.store.load(id);
-          if (now && isSettled(now.status)) return waiter.resolve(now);
-        }
-      })().catch((error: unknown) => waiter.reject(asError(error)));
-    };
-    return { settled, follow, cancel: finish };
+    })().catch((error: unknown) => waiter.reject(asError(error)));
   }
 
   /** @internal Fails the `result()` calls of run `id` with `error`. */
@@ -625,14 +627,14 @@ export class Client {
 
   /** @internal A run this process committed to a terminal status or parked: its `result()` calls settle. */
   settle(record: RunRecord): void {
-    const set = this.waiters.get(record.id);
-    if (!set) return;
-    for (const w of [...set]) w.resolve(record);
+    const list = this.waiters.get(record.id);
+    if (!list) return;
+    for (const w of [...list]) w.resolve(record);
   }
 
   /** @internal Fails every pending `result()` with `error` (the store is lost). */
   failWaiters(error: Error): void {
-    for (const set of [...this.waiters.values()]) for (const w of [...set]) w.reject(error);
+    for (const list of [...this.waiters.values()]) for (const w of [...list]) w.reject(error);
   }
 
   /**
@@ -653,8 +655,8 @@ export class Client {
     for (const end of [...this.pauses]) end();
     this.unwatch?.();
     this.follower?.close();
-    for (const [id, set] of [...this.waiters]) {
-      for (const w of [...set]) w.reject(new RuntimeStateError(`${this.label} closed before run "${id}" finished; it resumes when a runtime starts on the same store`));
+    for (const [id, list] of [...this.waiters]) {
+      for (const w of [...list]) w.reject(new RuntimeStateError(`${this.label} closed before run "${id}" finished; it resumes when a runtime starts on the same store`));
     }
     this.waiters.clear();
     this.hooks.beforeRelease?.();
@@ -719,6 +721,40 @@ function outcome(record: RunRecord): unknown {
   const failure = context.failure;
   if (!TERMINAL_STATUSES.includes(record.status) || !failure) throw new RuntimeStateError(`run "${record.id}" is ${record.status}`);
   throw new RunFailedError(record.id, record.status as 'failed' | 'compensated', failure);
+}
+
+/**
+ * A pending `result()` call: `settled` resolves with the run's record once it is terminal or
+ * parked, or rejects. One object per call (no closures of its own); `resolve`/`reject` first let
+ * the client drop it (`finished`), and only the first of them counts.
+ */
+class ResultWaiter {
+  readonly settled: Promise<RunRecord>;
+  /** Only a feed of the event log (a process that consumes nothing) needs a stop signal. */
+  stop: AbortController | undefined;
+  timer: TimerHandle | undefined;
+  private resolveSettled!: (record: RunRecord) => void;
+  private rejectSettled!: (error: Error) => void;
+
+  constructor(
+    readonly id: string,
+    private readonly finished: (waiter: ResultWaiter) => void,
+  ) {
+    this.settled = new Promise<RunRecord>((resolve, reject) => {
+      this.resolveSettled = resolve;
+      this.rejectSettled = reject;
+    });
+  }
+
+  resolve(record: RunRecord): void {
+    this.finished(this);
+    this.resolveSettled(record);
+  }
+
+  reject(error: Error): void {
+    this.finished(this);
+    this.rejectSettled(error);
+  }
 }
 
 function asError(error: unknown): Error {

@@ -17,16 +17,25 @@ import type { Delivery, MessageHeaders } from '../ports/broker.js';
 import type { OutboxEntry } from '../ports/store.js';
 import type { FromOutbox } from './message-handler.js';
 
-/** How an eager step's entry is settled: done with (deleted), or handed to the broker after all. */
+/**
+ * How an eager step's entry is settled: done with (deleted), or handed to the broker after all.
+ * One object serves every entry (the entry is an argument), so an eager step allocates none.
+ */
 export interface EagerSettle {
-  /** Whether the entry is an outbox row (else a message published without one: nothing to delete). */
-  readonly stored: boolean;
-  /** The step's outcome is committed: the entry is deleted. Never rejects. */
-  done(): Promise<void>;
+  /**
+   * The headers `entry` would be published with, as its delivery carries them, or `undefined`
+   * when the broker would refuse it (a refusal it knows of before sending).
+   */
+  prepare(entry: OutboxEntry): MessageHeaders | undefined;
+  /**
+   * The step's outcome is committed: the entry is deleted, unless `settled` (the commit deleted
+   * it, `RunWrite.settles`) or it is a message without an outbox row (negative id). Never rejects.
+   */
+  done(entry: OutboxEntry, settled: boolean): Promise<void>;
   /** The entry goes to the broker (published, then deleted), after `delayMs` when given. Never rejects. */
-  handOver(delayMs?: number): Promise<void>;
-  /** The commit of the step's outcome deleted the entry (`RunWrite.settles`): `done()` deletes nothing. */
-  settled(): void;
+  handOver(entry: OutboxEntry, delayMs?: number): Promise<void>;
+  /** The commit of the step's outcome deleted the entry: its claim is no longer kept. */
+  settled(entry: OutboxEntry): void;
 }
 
 export class EagerDispatch {
@@ -37,7 +46,7 @@ export class EagerDispatch {
   constructor(
     private readonly queues: ReadonlySet<string>,
     private readonly slots: number,
-    /** Handles a delivery of `queue` as the worker handles the broker's (never rejects). */
+    /** Handles a delivery of `queue` as the worker handles the broker's (never rejects; calls `outbox.attempted()` at the latest when it ends). */
     private readonly handle: (queue: string, delivery: Delivery, outbox: FromOutbox) => Promise<void>,
   ) {}
 
@@ -54,25 +63,19 @@ export class EagerDispatch {
   /**
    * Handles `entry` here when it is a message for a queue this worker consumes, due now, a slot
    * is free and the broker would carry it; resolves once it is settled. `undefined`: not taken
-   * (publish it). `prepare` gives the headers it would be published with, or `undefined` when the
-   * broker would refuse it (such a message fails its step the same way here as anywhere).
+   * (publish it). A message the broker would refuse is not taken (it fails its step the same way
+   * here as anywhere).
    */
-  take(entry: OutboxEntry, settle: EagerSettle, prepare: () => MessageHeaders | undefined): Promise<void> | undefined {
+  take(entry: OutboxEntry, settle: EagerSettle): Promise<void> | undefined {
     const queue = entry.queue;
     if (!this.open || queue === null || !this.queues.has(queue) || (entry.options?.delayMs ?? 0) > 0) return undefined;
     const running = this.running.get(queue) ?? 0;
     if (running >= this.slots) return undefined;
-    const headers = prepare();
+    const headers = settle.prepare(entry);
     if (!headers) return undefined;
     this.running.set(queue, running + 1);
-    // The slot is the task's: freed once the attempt has run (its outcome's commit holds none).
-    let held = true;
-    const free = () => {
-      if (!held) return;
-      held = false;
-      this.running.set(queue, (this.running.get(queue) ?? 1) - 1);
-    };
-    return this.handle(queue, eagerDelivery(entry, headers, settle), { settles: settle.stored ? entry.id : undefined, settled: () => settle.settled(), attempted: free }).finally(free);
+    const delivery = new EagerDelivery(entry, headers, settle, this.running, queue);
+    return this.handle(queue, delivery, delivery);
   }
 }
 
@@ -80,16 +83,56 @@ export class EagerDispatch {
  * The delivery an eager step is handled as, with the headers it would have been published with
  * (the plugins', the run id, the signature): ack deletes the entry; a nack or a dead letter hands
  * it to the broker (a dead letter is decided again by whichever consumer receives it, and goes to
- * the dead-letter queue from there, with its reason).
+ * the dead-letter queue from there, with its reason). It is also the step's `FromOutbox`, and
+ * holds the queue's slot until the attempt has run. One object per eager step, no closures.
  */
-function eagerDelivery(entry: OutboxEntry, headers: MessageHeaders, settle: EagerSettle): Delivery {
-  return {
-    id: `outbox:${entry.id}`,
-    body: entry.body,
-    headers,
-    redeliveries: 0,
-    ack: () => settle.done(),
-    nack: (options) => settle.handOver(options?.delayMs),
-    deadLetter: () => settle.handOver(),
-  };
+class EagerDelivery implements Delivery, FromOutbox {
+  readonly body: string;
+  readonly redeliveries = 0;
+  readonly settles: number | undefined;
+  /** The commit of the outcome deleted the entry. */
+  private deleted = false;
+  /** The slot is still held (the attempt has not run yet). */
+  private holding = true;
+
+  constructor(
+    private readonly entry: OutboxEntry,
+    readonly headers: MessageHeaders,
+    private readonly settle: EagerSettle,
+    private readonly running: Map<string, number>,
+    private readonly queue: string,
+  ) {
+    this.body = entry.body;
+    // A message without an outbox row (negative id) has nothing for the commit to delete.
+    this.settles = entry.id < 0 ? undefined : entry.id;
+  }
+
+  /** Built when asked (a plugin's attempt context, a log): most eager steps never need it. */
+  get id(): string {
+    return `outbox:${this.entry.id}`;
+  }
+
+  ack(): Promise<void> {
+    return this.settle.done(this.entry, this.deleted);
+  }
+
+  nack(options?: { delayMs?: number }): Promise<void> {
+    return this.settle.handOver(this.entry, options?.delayMs);
+  }
+
+  deadLetter(): Promise<void> {
+    return this.settle.handOver(this.entry);
+  }
+
+  settled(): void {
+    this.deleted = true;
+    this.settle.settled(this.entry);
+  }
+
+  /** The slot is the task's: freed once the attempt has run (its outcome's commit holds none). */
+  attempted(): void {
+    if (!this.holding) return;
+    this.holding = false;
+    this.running.set(this.queue, (this.running.get(this.queue) ?? 1) - 1);
+  }
 }

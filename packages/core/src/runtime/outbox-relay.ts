@@ -10,6 +10,9 @@ import { isRefusal } from './refusal.js';
 import { callFailureHooks, type Plugin } from './plugins.js';
 import type { Logger } from './runtime-options.js';
 
+/** The publish options of an entry that has none (shared: not an object per publish). */
+const NO_OPTIONS: PublishOptions = Object.freeze({});
+
 export interface RelayOptions {
   readonly broker: Broker;
   readonly store: Store;
@@ -44,7 +47,10 @@ export interface RelayOptions {
  */
 export class OutboxRelay {
   private readonly inFlight = new Set<number>();
-  private readonly active = new Set<Promise<void>>();
+  /** Publishes (and eager steps) under way: `idle()` waits until none is left. */
+  private active = 0;
+  /** Called when `active` drops to 0 (the `idle()` calls waiting for it). */
+  private idleWaiters: Array<() => void> = [];
   private readonly deletes: Batcher<number, void>;
   /** Consecutive failed publishes of an entry, by id (for its backoff). */
   private readonly failures = new Map<number, number>();
@@ -54,13 +60,27 @@ export class OutboxRelay {
   private sweeping: Promise<void> | undefined;
   private stopped = false;
   /** Runs an entry in this process instead of publishing it (eager dispatch); `undefined`: not taken. */
-  private eager: ((entry: OutboxEntry, settle: EagerSettle, prepare: () => MessageHeaders | undefined) => Promise<void> | undefined) | undefined;
+  private eager: ((entry: OutboxEntry, settle: EagerSettle) => Promise<void> | undefined) | undefined;
+  /**
+   * How eager steps settle their entries: one object for all of them (the entry is an argument),
+   * so an eager step allocates no closures of the relay's.
+   */
+  private readonly settler: EagerSettle = {
+    prepare: (entry) => this.prepare(entry),
+    settled: (entry) => {
+      this.held.delete(entry.id);
+    },
+    done: (entry, settled) => this.done(entry, settled),
+    handOver: (entry, delayMs) => this.handOver(entry, delayMs),
+  };
   /** Entries held by eager steps running here: their claims are renewed until they settle. */
   private readonly held = new Set<number>();
   private renewTimer: TimerHandle | undefined;
-  /** Messages published without an outbox row (see `publishUnstored`), by the entry standing for them. */
-  private readonly unstored = new WeakSet<OutboxEntry>();
-  /** The id of the last unstored message: they count down from -1, apart from the store's ids. */
+  /**
+   * The id of the last message published without an outbox row (see `publishUnstored`): they
+   * count down from -1, apart from the store's ids (which are positive), so a negative id is
+   * what marks an entry as unstored.
+   */
   private lastUnstored = 0;
   /** Whether this relay calls failure hooks (and so claims failure reports). */
   readonly hooks: boolean;
@@ -80,24 +100,13 @@ export class OutboxRelay {
   }
 
   /** Lets `take` run entries in this process instead of publishing them (see `EagerDispatch`). */
-  setEager(take: (entry: OutboxEntry, settle: EagerSettle, prepare: () => MessageHeaders | undefined) => Promise<void> | undefined): void {
+  setEager(take: (entry: OutboxEntry, settle: EagerSettle) => Promise<void> | undefined): void {
     this.eager = take;
   }
 
   /** Publishes `entries` now (this relay claimed them: it just committed them, or a sweep took them). */
   publish(entries: readonly OutboxEntry[]): void {
-    for (const entry of entries) {
-      if (this.inFlight.has(entry.id)) continue;
-      if (entry.queue === null && !this.hooks) continue; // Never ours to call: left for a process with the hook.
-      this.inFlight.add(entry.id);
-      const eager = this.eager?.(entry, this.settleOf(entry), () => this.prepare(entry));
-      if (eager) this.hold(entry.id);
-      const p = (eager ?? this.deliver(entry)).finally(() => {
-        this.inFlight.delete(entry.id);
-        this.active.delete(p);
-      });
-      this.active.add(p);
-    }
+    for (const entry of entries) this.publishEntry(entry);
   }
 
   /**
@@ -106,43 +115,50 @@ export class OutboxRelay {
    * that nothing is deleted and a failed publish is retried from memory.
    */
   publishUnstored(runId: string, messages: readonly NewOutboxEntry[]): void {
-    this.publish(
-      messages.map((m) => {
-        const entry: OutboxEntry = { id: --this.lastUnstored, runId, queue: m.queue, body: m.body, ...(m.options ? { options: m.options } : {}) };
-        this.unstored.add(entry);
-        return entry;
-      }),
-    );
+    for (const m of messages) {
+      const id = --this.lastUnstored;
+      this.publishEntry(m.options ? { id, runId, queue: m.queue, body: m.body, options: m.options } : { id, runId, queue: m.queue, body: m.body });
+    }
   }
 
-  /** How an eager step settles `entry`: deleted once its outcome is committed, or published after all. */
-  private settleOf(entry: OutboxEntry): EagerSettle {
-    let settled = this.unstored.has(entry);
-    return {
-      stored: !settled,
-      settled: () => {
-        settled = true;
-        this.held.delete(entry.id);
-      },
-      done: async () => {
-        this.held.delete(entry.id);
-        if (settled) return;
-        try {
-          await this.deletes.submit(entry.id);
-        } catch (error) {
-          // Kept: once its claim runs out it is published, and found stale (the run moved on).
-          this.options.logger.warn('could not delete the outbox entry of a step run here', { runId: entry.runId, error: String(error) });
-        }
-      },
-      handOver: (delayMs) => {
-        this.held.delete(entry.id);
-        if (delayMs === undefined) return this.deliver(entry);
-        const later: OutboxEntry = { ...entry, options: { ...entry.options, delayMs } };
-        // Still a message without an outbox row when it was one: a failed publish is retried from memory.
-        if (this.unstored.has(entry)) this.unstored.add(later);
-        return this.deliver(later);
-      },
-    };
+  private publishEntry(entry: OutboxEntry): void {
+    if (this.inFlight.has(entry.id)) return;
+    if (entry.queue === null && !this.hooks) return; // Never ours to call: left for a process with the hook.
+    this.inFlight.add(entry.id);
+    const eager = this.eager?.(entry, this.settler);
+    if (eager) this.hold(entry.id);
+    this.active++;
+    void this.track(entry, eager ?? this.deliver(entry));
+  }
+
+  /** Once `work` (running `entry` here, or delivering it) has settled, the entry is no longer in flight. */
+  private async track(entry: OutboxEntry, work: Promise<void>): Promise<void> {
+    try {
+      await work;
+    } finally {
+      this.inFlight.delete(entry.id);
+      if (--this.active === 0 && this.idleWaiters.length > 0) for (const wake of this.idleWaiters.splice(0)) wake();
+    }
+  }
+
+  /** An eager step's outcome is committed: its entry is deleted (unless the commit deleted it, `settled`, or it has no row). Never rejects. */
+  private async done(entry: OutboxEntry, settled: boolean): Promise<void> {
+    this.held.delete(entry.id);
+    if (settled || entry.id < 0) return;
+    try {
+      await this.deletes.submit(entry.id);
+    } catch (error) {
+      // Kept: once its claim runs out it is published, and found stale (the run moved on).
+      this.options.logger.warn('could not delete the outbox entry of a step run here', { runId: entry.runId, error: String(error) });
+    }
+  }
+
+  /** An eager step gives its entry to the broker after all (published, then deleted), after `delayMs` when given. Never rejects. */
+  private handOver(entry: OutboxEntry, delayMs: number | undefined): Promise<void> {
+    this.held.delete(entry.id);
+    if (delayMs === undefined) return this.deliver(entry);
+    // Same id: still a message without an outbox row when it was one (a failed publish is retried from memory).
+    return this.deliver({ ...entry, options: { ...entry.options, delayMs } });
   }
 
   /**
@@ -173,10 +189,18 @@ export class OutboxRelay {
 
   /** What `body` is published with: the delay capped to the broker's, the run id and signature headers. */
   private outgoing(runId: string, body: string, options: PublishOptions): PublishOptions {
-    const { broker, signingKey } = this.options;
-    const delayMs = Math.min(options.delayMs ?? 0, broker.capabilities.maxDelayMs);
-    const headers = { ...options.headers, 'x-taskchart-run': runId, ...(signingKey ? { [SIGNATURE_HEADER]: sign(body, signingKey) } : {}) };
-    return { ...options, delayMs, headers };
+    const delayMs = Math.min(options.delayMs ?? 0, this.options.broker.capabilities.maxDelayMs);
+    const headers = this.headersOf(runId, body, options.headers);
+    return options === NO_OPTIONS ? { delayMs, headers } : { ...options, delayMs, headers };
+  }
+
+  /** The headers `body` goes with: `given` (the plugins'), the run id and the signature (no conditional spreads: this runs on every step). */
+  private headersOf(runId: string, body: string, given: MessageHeaders | undefined): MessageHeaders {
+    const headers: Record<string, string> = given ? { ...given } : {};
+    headers['x-taskchart-run'] = runId;
+    const { signingKey } = this.options;
+    if (signingKey) headers[SIGNATURE_HEADER] = sign(body, signingKey);
+    return headers;
   }
 
   /**
@@ -186,8 +210,9 @@ export class OutboxRelay {
    */
   private prepare(entry: OutboxEntry): MessageHeaders | undefined {
     const { broker } = this.options;
-    const outgoing = this.outgoing(entry.runId, entry.body, entry.options ?? {});
-    if (entry.queue !== null && broker.refusal?.(entry.queue, entry.body, outgoing)) return undefined;
+    if (entry.queue === null || !broker.refusal) return this.headersOf(entry.runId, entry.body, entry.options?.headers);
+    const outgoing = this.outgoing(entry.runId, entry.body, entry.options ?? NO_OPTIONS);
+    if (broker.refusal(entry.queue, entry.body, outgoing)) return undefined;
     return outgoing.headers;
   }
 
@@ -195,7 +220,8 @@ export class OutboxRelay {
     const { logger } = this.options;
     try {
       if (entry.queue === null) await this.callHooks(entry);
-      else await this.send(entry.runId, entry.queue, entry.body, entry.options ?? {});
+      // As `send()` does, without its async frame (this runs for every message published).
+      else await this.options.broker.publish(entry.queue, entry.body, this.outgoing(entry.runId, entry.body, entry.options ?? NO_OPTIONS));
     } catch (error) {
       if (!isRefusal(error)) return this.retryLater(entry, 'publish failed', error);
       logger.error('the broker refused a message for good; failing what it was for instead of retrying it', { runId: entry.runId, queue: entry.queue, error: error.message });
@@ -206,7 +232,7 @@ export class OutboxRelay {
       }
     }
     this.failures.delete(entry.id);
-    if (this.unstored.has(entry)) return;
+    if (entry.id < 0) return; // Unstored: no row to delete.
     try {
       await this.deletes.submit(entry.id);
     } catch (error) {
@@ -222,7 +248,7 @@ export class OutboxRelay {
     this.failures.set(entry.id, failures + 1);
     const delayMs = outageDelay(failures, this.options.sweepMs);
     this.options.logger.warn(`${what}; the outbox keeps the message and retries it`, { runId: entry.runId, queue: entry.queue, delayMs, error: String(error) });
-    const unstored = this.unstored.has(entry);
+    const unstored = entry.id < 0;
     if (!unstored) {
       try {
         await this.options.store.deferOutbox(this.options.owner, [entry.id], this.options.clock.now() + delayMs);
@@ -288,7 +314,7 @@ export class OutboxRelay {
   }
 
   async idle(): Promise<void> {
-    while (this.active.size > 0) await Promise.allSettled([...this.active]);
+    while (this.active > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     await this.deletes.drain();
   }
 

@@ -111,27 +111,34 @@ type Listener = (event: RunEvent) => void | Promise<void>;
 /** In-process delivery of run events to `on()` listeners and plugins. Never throws. */
 export class EventBus {
   private readonly listeners = new Map<RunEventType | '*', Set<Listener>>();
+  /** Whether a plugin has `onEvent` (the plugins are fixed). */
+  private readonly pluginsListen: boolean;
+  /** How many `on()` listeners are subscribed, so `listening` (asked on every commit) counts nothing. */
+  private subscribed = 0;
 
   constructor(
     private readonly plugins: readonly Plugin[],
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.pluginsListen = plugins.some((p) => p.onEvent);
+  }
 
   on<T extends RunEventType | '*'>(type: T, fn: (event: T extends RunEventType ? RunEventOf<T> : RunEvent) => void | Promise<void>): () => void {
     let set = this.listeners.get(type);
     if (!set) this.listeners.set(type, (set = new Set()));
     const listener = fn as Listener;
-    set.add(listener);
+    if (!set.has(listener)) {
+      set.add(listener);
+      this.subscribed++;
+    }
     return () => {
-      set.delete(listener);
+      if (set.delete(listener)) this.subscribed--;
     };
   }
 
   /** Whether anything listens: when not, a commit builds no events at all. */
   get listening(): boolean {
-    if (this.plugins.some((p) => p.onEvent)) return true;
-    for (const set of this.listeners.values()) if (set.size > 0) return true;
-    return false;
+    return this.pluginsListen || this.subscribed > 0;
   }
 
   emit(events: readonly RunEvent[]): void {

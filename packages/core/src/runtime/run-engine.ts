@@ -4,7 +4,7 @@ import type { AnyChain } from '../chain.js';
 import type { Clock } from '../clock.js';
 import { ChainVersionUnknownError, RunParkedError, RuntimeStateError, TaskchartError, UnknownChainError, type SerializedError } from '../errors.js';
 import { CANCEL_EVENT, type ChainEvent } from '../machine/chain-context.js';
-import { isTerminal, type HistoryEntry, type RunRecord, type RunStatus, type RunWrite, type Store, type WriteResult } from '../ports/store.js';
+import { isTerminal, type HistoryEntry, type NewOutboxEntry, type RunRecord, type RunStatus, type RunWrite, type Store, type WriteResult } from '../ports/store.js';
 import { Batcher } from './batcher.js';
 import { definitionOf, type ChainVersions, type Resolution } from './chain-versions.js';
 import { cancelledError, decideEvent, decideSchedule, decideStart, restoreSnapshot, type Decision, type DecideOptions, type PersistedChainSnapshot } from './decide.js';
@@ -50,6 +50,8 @@ export class RunEngine {
   private readonly cache = new Map<string, LoadedRun>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly commits: Batcher<RunWrite, WriteResult>;
+  /** The decide options of a transition without header hooks (one object, not one per call). */
+  private readonly plainOptions: DecideOptions;
   /** Told of every run this process commits (the worker aborts the attempts of a run it cancelled). */
   onCommitted: ((record: RunRecord) => void) | undefined;
 
@@ -71,6 +73,7 @@ export class RunEngine {
     private readonly headers?: HeaderHook,
   ) {
     this.commits = new Batcher((writes) => store.commit(writes, relay.claimant()), 256);
+    this.plainOptions = { keepMessages };
   }
 
   /**
@@ -167,6 +170,14 @@ export class RunEngine {
     }
   }
 
+  /**
+   * The run as this process last loaded or committed it, if it is cached (no store read, no
+   * promise): what `load(runId)` resolves with then.
+   */
+  cached(runId: string): LoadedRun | undefined {
+    return this.cache.get(runId);
+  }
+
   /** Whether this process committed a transition of `runId` after `since` (epoch ms). */
   recentlyAdvanced(runId: string, since: number): boolean {
     const cached = this.cache.get(runId);
@@ -177,8 +188,10 @@ export class RunEngine {
     this.cache.delete(runId);
   }
 
-  private commitDecision(decision: Decision, expectedVersion: number | null, settles?: readonly number[]): Promise<WriteResult> {
-    return this.commit({ record: decision.record, expectedVersion, history: decision.history, outbox: decision.outbox, ...(settles ? { settles } : {}) }, decision.snapshot);
+  /** Commits `decision` (with `history` in place of its own when given: its entries marked with the worker). */
+  private commitDecision(decision: Decision, expectedVersion: number | null, settles?: readonly number[], history: readonly HistoryEntry[] = decision.history): Promise<WriteResult> {
+    const { record, outbox } = decision;
+    return this.commit(settles ? { record, expectedVersion, history, outbox, settles } : { record, expectedVersion, history, outbox }, decision.snapshot);
   }
 
   /**
@@ -191,8 +204,8 @@ export class RunEngine {
     // A broker that keeps nothing across a crash needs no outbox row for its messages: the run's
     // `waiting` copies (kept with such a broker) re-dispatch them when a runtime starts. Failure
     // reports keep theirs (a hook is called at least once, by whichever process holds the claim).
-    const unstored = this.keepMessages ? write.outbox.filter((o) => o.queue !== null) : [];
-    const result = await this.commits.submit(unstored.length > 0 ? { ...write, outbox: write.outbox.filter((o) => o.queue === null) } : write);
+    const unstored = this.keepMessages ? messagesOf(write.outbox) : NONE;
+    const result = await this.commits.submit(unstored.length === 0 ? write : { ...write, outbox: unstored.length === write.outbox.length ? NONE : write.outbox.filter((o) => o.queue === null) });
     const { record } = write;
     if (!result.ok) return result;
     // A decision is written by the definition of the version its record names.
@@ -242,7 +255,7 @@ export class RunEngine {
 
   /** How to decide a transition `cause` made: the header hook is asked only when there is one. */
   private decideOptions(cause: MessageCause | undefined): DecideOptions {
-    return this.headers && cause ? { keepMessages: this.keepMessages, headers: { hook: this.headers, cause } } : { keepMessages: this.keepMessages };
+    return this.headers && cause ? { keepMessages: this.keepMessages, headers: { hook: this.headers, cause } } : this.plainOptions;
   }
 
   /**
@@ -293,7 +306,8 @@ export class RunEngine {
     return this.withLock(runId, async () => {
       let fresh = false;
       for (let i = 0; i < MAX_CONFLICT_RETRIES; i++) {
-        const loaded = await this.load(runId, fresh);
+        // The cached copy as it is (no promise, no turn to wait: the lock is held already).
+        const loaded = (fresh ? undefined : this.cache.get(runId)) ?? (await this.load(runId, fresh));
         if (!loaded) return 'unknown-run';
         if (isTerminal(loaded.record.status) || loaded.record.status === 'scheduled') return 'ignored';
         if (!loaded.snapshot || !loaded.chain) return 'parked';
@@ -316,7 +330,7 @@ export class RunEngine {
           }
           return 'ignored';
         }
-        const result = await this.commitDecision(isAttemptOutcome(event) ? withWorker(decision) : decision, loaded.record.version, settles);
+        const result = await this.commitDecision(decision, loaded.record.version, settles, isAttemptOutcome(event) ? withWorker(decision.history) : decision.history);
         if (result.ok) return 'applied';
         this.forget(runId);
         fresh = true;
@@ -458,15 +472,27 @@ export class RunEngine {
     });
   }
 
-  private async withLock<T>(runId: string, fn: () => Promise<T>): Promise<T> {
-    const previous = this.locks.get(runId) ?? Promise.resolve();
-    const next = previous.then(fn, fn);
-    const tail = next.catch(() => undefined);
+  /**
+   * Runs `fn` once every earlier call for `runId` has settled (one transition of a run at a time
+   * in this process). The lock is released by `fn`'s own settlement: one promise and two small
+   * closures per call (anonymous: a bundler keeping names would add a defineProperty to a named
+   * one), as this runs on every step.
+   */
+  private withLock<T>(runId: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(runId);
+    // Unlocked: `fn` starts now (it is async: it runs only to its first await before this returns).
+    const next = previous ? previous.then(fn, fn) : fn();
+    const tail: Promise<void> = next.then(
+      () => this.unlock(runId, tail),
+      () => this.unlock(runId, tail),
+    );
     this.locks.set(runId, tail);
-    void tail.then(() => {
-      if (this.locks.get(runId) === tail) this.locks.delete(runId);
-    });
     return next;
+  }
+
+  /** `tail` (the end of `runId`'s lock chain when it was made) has settled: the lock goes if nothing queued behind it. */
+  private unlock(runId: string, tail: Promise<void>): void {
+    if (this.locks.get(runId) === tail) this.locks.delete(runId);
   }
 
   async drain(): Promise<void> {
@@ -490,8 +516,20 @@ const WORKER = `${hostname()}:${process.pid}`;
 /** Whether `event` is the outcome of a task or compensation attempt (this process ran it). */
 const isAttemptOutcome = (event: ChainEvent) => event.type.startsWith('xstate.done.actor.') || event.type.startsWith('xstate.error.actor.');
 
-/** `decision` with the attempt's outcome entries naming this process as the worker that ran it. */
-function withWorker(decision: Decision): Decision {
-  const outcome = (type: string) => type === 'step.completed' || type === 'step.failed' || type === 'compensation.completed' || type === 'compensation.failed';
-  return { ...decision, history: decision.history.map((h) => (outcome(h.type) ? { ...h, worker: WORKER } : h)) };
+/** Whether a history entry of `type` records an attempt's outcome (it names the worker that ran it). */
+const isOutcomeEntry = (type: string) => type === 'step.completed' || type === 'step.failed' || type === 'compensation.completed' || type === 'compensation.failed';
+
+/** `history` with the attempt's outcome entries naming this process as the worker that ran it. */
+function withWorker(history: readonly HistoryEntry[]): HistoryEntry[] {
+  return history.map((h) => (isOutcomeEntry(h.type) ? { ...h, worker: WORKER } : h));
+}
+
+const NONE: readonly NewOutboxEntry[] = [];
+
+/** The messages (not failure reports) of `outbox`: `outbox` itself when it holds nothing else, none without a copy when it holds no message. */
+function messagesOf(outbox: readonly NewOutboxEntry[]): readonly NewOutboxEntry[] {
+  let messages = 0;
+  for (const o of outbox) if (o.queue !== null) messages++;
+  if (messages === outbox.length) return outbox;
+  return messages === 0 ? NONE : outbox.filter((o) => o.queue !== null);
 }

@@ -12,9 +12,42 @@ import type { RunRecord, Store } from '../ports/store.js';
 import type { PersistedChainSnapshot } from './decide.js';
 import type { Logger } from './runtime-options.js';
 
-interface Running {
-  readonly startedAt: number;
-  readonly abort: (reason: unknown) => void;
+/** What a cancel aborts: an attempt's signal. */
+export interface Abortable {
+  abort(reason: unknown): void;
+}
+
+/** An attempt's place in the registry; `unregister()` when the attempt settles. */
+export interface Registration {
+  unregister(): void;
+}
+
+/**
+ * One registered attempt: a node of its run's list (most runs have one attempt running, so a
+ * list, not a `Set` per run; and the node is its own unregister handle, so no closure either).
+ */
+class Running implements Registration {
+  prev: Running | undefined;
+  next: Running | undefined;
+
+  constructor(
+    private readonly byRun: Map<string, Running>,
+    readonly runId: string,
+    readonly startedAt: number,
+    readonly target: Abortable,
+  ) {}
+
+  unregister(): void {
+    const { prev, next } = this;
+    if (prev) prev.next = next;
+    else if (this.byRun.get(this.runId) === this) {
+      // The head of its run's list (a list taken out by a cancel is not in the map any more).
+      if (next) this.byRun.set(this.runId, next);
+      else this.byRun.delete(this.runId);
+    }
+    if (next) next.prev = prev;
+    this.prev = this.next = undefined;
+  }
 }
 
 /** How many runs one check loads. */
@@ -28,7 +61,8 @@ export function cancellationOf(record: RunRecord): RunCancelledError | undefined
 }
 
 export class RunningAttempts {
-  private readonly byRun = new Map<string, Set<Running>>();
+  /** The newest running attempt of each run, heading the list of its others. */
+  private readonly byRun = new Map<string, Running>();
   private timer: ReturnType<Clock['setTimeout']> | undefined;
   private checking = false;
   private stopped = false;
@@ -40,17 +74,17 @@ export class RunningAttempts {
     private readonly logger: Logger,
   ) {}
 
-  /** Registers an attempt of run `runId`; returns the function that unregisters it (call it when the attempt settles). */
-  add(runId: string, abort: (reason: unknown) => void): () => void {
-    const running: Running = { startedAt: this.clock.now(), abort };
-    let set = this.byRun.get(runId);
-    if (!set) this.byRun.set(runId, (set = new Set()));
-    set.add(running);
+  /** Registers an attempt of run `runId` (a cancel calls `target.abort`); unregister it when the attempt settles. */
+  add(runId: string, target: Abortable): Registration {
+    const running = new Running(this.byRun, runId, this.clock.now(), target);
+    const head = this.byRun.get(runId);
+    if (head) {
+      running.next = head;
+      head.prev = running;
+    }
+    this.byRun.set(runId, running);
     this.arm();
-    return () => {
-      set.delete(running);
-      if (set.size === 0 && this.byRun.get(runId) === set) this.byRun.delete(runId);
-    };
+    return running;
   }
 
   /** A commit of this process: aborts the run's attempts when it cancelled the run. */
@@ -67,10 +101,14 @@ export class RunningAttempts {
   }
 
   private abortRun(runId: string, reason: RunCancelledError): void {
-    const set = this.byRun.get(runId);
-    if (!set) return;
+    let running = this.byRun.get(runId);
+    if (!running) return;
     this.byRun.delete(runId);
-    for (const running of set) running.abort(reason);
+    while (running) {
+      const next: Running | undefined = running.next;
+      running.target.abort(reason);
+      running = next;
+    }
   }
 
   private arm(): void {
@@ -90,8 +128,8 @@ export class RunningAttempts {
     try {
       const before = this.clock.now() - this.periodMs;
       const due: string[] = [];
-      for (const [runId, set] of this.byRun) {
-        for (const running of set) {
+      for (const [runId, head] of this.byRun) {
+        for (let running: Running | undefined = head; running; running = running.next) {
           if (running.startedAt <= before) {
             due.push(runId);
             break;

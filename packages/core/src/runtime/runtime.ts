@@ -3,7 +3,7 @@ import type { StrandedRun } from '../client/check-deploy.js';
 import type { AnyChain, ChainInput, ChainOutput } from '../chain.js';
 import type { ChainDefinition } from '../client/chain-definitions.js';
 import type { DeadLetter, DeadLetterQuery, RedriveDeadLettersOptions } from '../client/dead-letters.js';
-import { Client, type CancelOptions, type EventsQuery, type RetryRunOptions, type StartRunOptions } from '../client/client.js';
+import { Client, NO_START_OPTIONS, type CancelOptions, type EventsQuery, type RetryRunOptions, type StartRunOptions } from '../client/client.js';
 import type { CancelOutcome } from './run-engine.js';
 import { RunningAttempts } from './running-attempts.js';
 
@@ -13,7 +13,7 @@ import { RuntimeStateError } from '../errors.js';
 import type { Consumer } from '../ports/broker.js';
 import { ACTIVE_STATUSES, type RunEventType, type RunQuery } from '../ports/store.js';
 import { EagerDispatch } from './eager-dispatch.js';
-import { handleDelivery, type HandlerDeps } from './message-handler.js';
+import { ExecutingSteps, handleDelivery, pluginHooks, type HandlerDeps } from './message-handler.js';
 import type { RunEvent, RunEventOf } from './run-events.js';
 import type { ResultOptions, RunHandle, RunInfo, RunInfoPage } from './run-info.js';
 import { compileRuntimeOptions, type CompiledRuntimeOptions, type RuntimeOptions } from './runtime-options.js';
@@ -95,7 +95,8 @@ export class Runtime {
       onStoreLost: (error) => this.stopOnLostStore(error),
       logger: o.logger,
       plugins: o.plugins,
-      executing: new Map(),
+      hooks: pluginHooks(o.plugins),
+      executing: new ExecutingSteps(),
       attempts: this.attempts,
       unknownVersionGraceMs: o.unknownVersionGraceMs,
     };
@@ -106,7 +107,7 @@ export class Runtime {
     }
     if (eager) {
       this.eager = eager;
-      this.client.relay.setEager((entry, settle, prepare) => eager.take(entry, settle, prepare));
+      this.client.relay.setEager((entry, settle) => eager.take(entry, settle));
       eager.start();
     }
   }
@@ -143,7 +144,7 @@ export class Runtime {
   }
 
   /** Starts a run of `chain` with `input`. Resolves once the run is durably recorded. */
-  run<C extends AnyChain>(chain: C, input: ChainInput<C>, options: StartRunOptions = {}): Promise<RunHandle<ChainOutput<C>>> {
+  run<C extends AnyChain>(chain: C, input: ChainInput<C>, options: StartRunOptions = NO_START_OPTIONS): Promise<RunHandle<ChainOutput<C>>> {
     if (this.state === 'closing' || this.state === 'closed') return Promise.reject(new RuntimeStateError(`runtime.run(): the runtime is ${this.state}`));
     return this.client.run(chain, input, options);
   }
