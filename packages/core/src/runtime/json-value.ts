@@ -1,4 +1,3 @@
-import { SerializationError } from '../errors.js';
 
 /**
  * Checks that `value` survives JSON unchanged in meaning: plain objects, arrays, strings,
@@ -40,12 +39,6 @@ export function jsonProblem(value: unknown, path = '$', seen = new Set<object>()
   } finally {
     seen.delete(object);
   }
-}
-
-/** Throws a `SerializationError` naming `what` and the offending path when `value` is not JSON-safe. */
-export function assertJson(value: unknown, what: string): void {
-  const problem = jsonProblem(value);
-  if (problem) throw new SerializationError(`${what} is not JSON-serialisable: ${problem}`);
 }
 
 /** What {@link storedForm} gives: the stored form of a JSON-safe value, or why it is not JSON-safe. */
