@@ -1,4 +1,3 @@
-
 /**
  * Checks that `value` survives JSON unchanged in meaning: plain objects, arrays, strings,
  * finite numbers, booleans and null (and `undefined` at the top, kept as "no value"). Dates are
