@@ -102,7 +102,7 @@ class AttemptSignal implements Abortable {
  * each time (about 2 µs, a closure and an accessor pair per attempt). The attempt's signal is a
  * private field: not a key anybody sees or copies.
  */
-class AttemptContext implements TaskContext {
+class TaskAttemptContext implements TaskContext {
   readonly runId: string;
   readonly chain: string;
   readonly task: string;
@@ -120,14 +120,14 @@ class AttemptContext implements TaskContext {
     this.idempotencyKey = `${message.runId}:${step}`;
     this.attempt = message.attempt;
     this.#abort = abort;
-    Object.defineProperty(this, 'signal', AttemptContext.#signal);
+    Object.defineProperty(this, 'signal', TaskAttemptContext.#signal);
   }
 
   /** One getter for every context (so they all share one hidden class). */
   static readonly #signal: PropertyDescriptor = {
     enumerable: true,
     configurable: true,
-    get(this: AttemptContext): AbortSignal {
+    get(this: TaskAttemptContext): AbortSignal {
       return this.#abort.signal;
     },
   };
@@ -150,7 +150,7 @@ export async function executeTask(step: StepDef, message: TaskMessage, options: 
 
   // `signal` is a getter (made on first read): build the compensation's context with its input
   // here rather than by spreading this one, which would read it.
-  const ctx: TaskContext = new AttemptContext(message, task.name, step.key, abort);
+  const ctx: TaskContext = new TaskAttemptContext(message, task.name, step.key, abort);
   if (message.compensation) Object.assign(ctx, { input: message.input });
 
   try {
