@@ -480,7 +480,9 @@ export class RunEngine {
    */
   private withLock<T>(runId: string, fn: () => Promise<T>): Promise<T> {
     const previous = this.locks.get(runId);
-    // Unlocked: `fn` starts now (it is async: it runs only to its first await before this returns).
+    // Unlocked: `fn` starts now (it is async: it runs only to its first await before this returns,
+    // and the lock is taken just below). Every `fn` here awaits the store or the commit batcher
+    // before it could reach code that locks the same run again.
     const next = previous ? previous.then(fn, fn) : fn();
     const tail: Promise<void> = next.then(
       () => this.unlock(runId, tail),
