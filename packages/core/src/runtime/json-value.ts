@@ -47,7 +47,7 @@ export type StoredForm = { readonly ok: true; readonly value: unknown } | { read
 const NOT_JSON = Symbol('not JSON');
 
 /**
- * `jsonProblem(value)` and `asStored(value)` in one walk: a task's result is checked and copied
+ * `jsonProblem(value)` and the JSON round trip of the value in one walk: a task's result is checked and copied
  * on every step, and the check (with a path string per nested value) followed by
  * `JSON.parse(JSON.stringify())` built far more than the copy itself. The path of a problem is
  * worked out only when there is one.
@@ -100,13 +100,4 @@ function copyStored(value: unknown, ancestors: Set<object> | undefined): unknown
 function fail(): never {
   // eslint-disable-next-line @typescript-eslint/only-throw-error -- a private sentinel, caught in storedForm
   throw NOT_JSON;
-}
-
-/**
- * The value as the store will give it back: Dates become ISO strings, undefined keys vanish,
- * and a missing value is null. Keeps what a machine holds in memory equal to what it reloads.
- * Call on values `jsonProblem` accepted.
- */
-export function asStored(value: unknown): unknown {
-  return value === undefined ? null : (JSON.parse(JSON.stringify(value)) as unknown);
 }
