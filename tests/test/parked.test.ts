@@ -8,6 +8,7 @@ import { DEAD_LETTER_REASON_HEADER, deadLetterQueueName } from '@taskchart/core/
 import { sqliteStore } from '@taskchart/store-sqlite';
 import { ManualClock, settle, silentLogger } from '@taskchart/core/testing';
 import { memoryBroker, type MemoryBroker } from '@taskchart/broker-memory';
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { scratch } from './scratch.js';
 
@@ -139,6 +140,41 @@ describe('a run whose stored state the loaded definition cannot continue', () =>
     expect(await third.deadLetters()).toEqual([reason]);
     expect(third.reports).toEqual([]);
     expect((await third.runtime.getRun('r2'))?.status).toBe('parked');
+  });
+
+  it('is parked when its stored state cannot be restored at all (a run stored before versioned chains: Child state \'b\' does not exist)', async () => {
+    const db = database();
+    const clock = new ManualClock();
+    const b = task('b', (): number => {
+      throw new Error('flaky');
+    }, { retry: { maxRetries: 3, backoff: { initial: '1m', jitter: 'none' } } });
+    const deploy1 = chain('legacy', a, b, c);
+    const first = await life(db, clock, [deploy1]);
+    await first.runtime.run(deploy1, 1, { id: 'r5' });
+    await driveUntil(clock, async () => (await first.runtime.getRun('r5'))?.status === 'retrying');
+    await first.runtime.close();
+    // As a run stored before versioned chains: no definition (version, fingerprint) with its snapshot,
+    // so the loaded version 1 is taken as its own and restoring {"b":"retrying"} throws.
+    const raw = new Database(db);
+    const row = raw.prepare('SELECT snapshot FROM taskchart_runs WHERE id = ?').get('r5') as { snapshot: string };
+    const legacy = JSON.parse(row.snapshot) as Record<string, unknown>;
+    expect(legacy['definition']).toBeDefined();
+    delete legacy['definition'];
+    raw.prepare('UPDATE taskchart_runs SET snapshot = ? WHERE id = ?').run(JSON.stringify(legacy), 'r5');
+    raw.close();
+
+    const second = await life(db, clock, [chain('legacy', a, c)]);
+    await driveUntil(clock, async () => (await second.runtime.getRun('r5'))?.status === 'parked');
+    await runOut(clock);
+    const info = await second.runtime.getRun('r5');
+    expect(info).toMatchObject({ status: 'parked', step: 'b', error: { name: 'RunParkedError', retryable: false } });
+    const reason = info?.error?.message ?? '';
+    expect(reason).toMatch(/^run "r5" \(chain "legacy"\) is parked: the loaded definition cannot restore its stored state: .*Child state 'b' does not exist.* \(stored state \{"b":"retrying"\}; steps of the loaded definition: a, c\)$/);
+    // Its timer delivered once, dead-lettered once with the reason, reported once: no loop.
+    expect(second.deliveries()).toBe(1);
+    expect(await second.deadLetters()).toEqual([reason]);
+    expect(second.reports).toMatchObject([{ runId: 'r5', chain: 'legacy', step: 'b', parked: true, error: { name: 'RunParkedError', message: reason } }]);
+    await expect(second.runtime.result('r5')).rejects.toBeInstanceOf(RunParkedError);
   });
 
   it('is parked when the step it is running was renamed: its task message is dead-lettered with the reason', async () => {

@@ -6,6 +6,7 @@ import type { DeadLetter, DeadLetterQuery, RedriveDeadLettersOptions } from '../
 import { Client, NO_START_OPTIONS, type CancelOptions, type EventsQuery, type RetryRunOptions, type StartRunOptions } from '../client/client.js';
 import type { CancelOutcome } from './run-engine.js';
 import { RunningAttempts } from './running-attempts.js';
+import { claimStore, releaseStore } from './store-workers.js';
 
 /** How often the runs of long attempts are checked for a cancel another process committed. */
 const CANCEL_CHECK_MS = 1000;
@@ -64,12 +65,14 @@ export class Runtime {
    */
   async start(): Promise<void> {
     if (this.state !== 'new') throw new RuntimeStateError(`runtime.start(): already ${this.state}`);
+    const { redispatch } = claimStore(this.options.store, this, this.options.broker.capabilities.durable);
     this.state = 'starting';
     try {
-      await this.startUp();
+      await this.startUp(redispatch);
     } catch (error) {
       // Leave the runtime as it was, so start() can be called again.
       await Promise.allSettled(this.consumers.splice(0).map((c) => c.cancel()));
+      releaseStore(this.options.store, this);
       this.state = 'new';
       throw error;
     }
@@ -78,11 +81,12 @@ export class Runtime {
     this.state = 'started';
   }
 
-  private async startUp(): Promise<void> {
+  /** `redispatch`: re-dispatch what active runs wait for (see `claimStore`: not beside a live runtime that did). */
+  private async startUp(redispatch: boolean): Promise<void> {
     const o = this.options;
     await this.client.recordDefinitions();
     await this.client.relay.republishAll();
-    if (!o.broker.capabilities.durable) await this.redispatchWaiting();
+    if (redispatch) await this.redispatchWaiting();
     const deps: HandlerDeps = {
       engine: this.client.engine,
       relay: this.client.relay,
@@ -255,6 +259,7 @@ export class Runtime {
     if (this.keepAlive) clearInterval(this.keepAlive);
     await this.client.close();
     this.attempts.stop();
+    releaseStore(this.options.store, this);
     this.state = 'closed';
   }
 }
