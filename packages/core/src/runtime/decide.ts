@@ -218,7 +218,11 @@ export interface Invocation {
  */
 export function awaits(record: RunRecord, invocation: Invocation): boolean {
   if (isTerminal(record.status) || record.status === 'parked') return false;
-  return record.waiting.some((w) => w.kind === invocation.kind && w.step === invocation.step && w.attempt === invocation.attempt);
+  // A loop, not `some()`: no closure per call (asked two or three times a step), and small enough
+  // to inline, so the caller's `invocation` literal need not be built either.
+  const { kind, step, attempt } = invocation;
+  for (const w of record.waiting) if (w.kind === kind && w.step === step && w.attempt === attempt) return true;
+  return false;
 }
 
 function historyOf(
