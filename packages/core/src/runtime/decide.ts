@@ -234,6 +234,7 @@ function historyOf(
   event: ChainEvent | undefined,
   outcome: Outcome | undefined,
   now: number,
+  worker: string | undefined,
 ): HistoryEntry[] {
   const history: HistoryEntry[] = [];
   const context = next.context as ChainContext;
@@ -244,6 +245,7 @@ function historyOf(
     const prefix = info.compensation ? 'compensation' : 'step';
     const entry: Mutable<HistoryEntry> = { at: now, type: `${prefix}.${done ? 'completed' : 'failed'}`, step: info.step.key, task: info.step.task.name, attempt };
     if (!done && 'error' in event) entry.error = event.error;
+    if (worker !== undefined) entry.worker = worker;
     history.push(entry);
   }
   const cancelled = event?.type === CANCEL_EVENT;
@@ -293,6 +295,11 @@ export interface DecideOptions {
    * carries the headers the hook gives. Without it (no plugin has the hook) nothing is built.
    */
   readonly headers?: { readonly hook: HeaderHook; readonly cause: MessageCause };
+  /**
+   * The worker that ran the attempt whose outcome the event is (`<hostname>:<pid>`): the
+   * outcome's history entry names it. Without it the entry names none.
+   */
+  readonly worker?: string;
 }
 
 interface RecordBase {
@@ -351,7 +358,7 @@ export function decideStart(chain: AnyChain, runId: string, input: unknown, now:
   const base = { id: runId, input, createdAt: scheduled?.createdAt ?? now, version: scheduled ? scheduled.version + 1 : 1, waiting: [], totalAttempts: 0 };
   return {
     record: buildRecord(chain, base, next, value, after, dispatched, now),
-    history: historyOf(chain, undefined, 0, next, after, undefined, undefined, now),
+    history: historyOf(chain, undefined, 0, next, after, undefined, undefined, now, undefined),
     outbox: dispatched.outbox,
     snapshot: next,
   };
@@ -405,7 +412,7 @@ export function decideEvent(
   given: AnyMachineSnapshot,
   event: ChainEvent,
   now: number,
-  { keepMessages = true, headers }: DecideOptions = {},
+  { keepMessages = true, headers, worker }: DecideOptions = {},
 ): Decision | undefined {
   // The outcome of an invocation the run no longer waits for (a cancel moved it on while the
   // attempt ran) changes nothing, even where the machine would record it.
@@ -428,7 +435,7 @@ export function decideEvent(
   const base: RecordBase = { id: record.id, input: record.input, createdAt: record.createdAt, version: record.version + 1, waiting: record.waiting, totalAttempts: record.totalAttempts };
   return {
     record: buildRecord(chain, base, next, value, after, dispatched, now),
-    history: historyOf(chain, before, record.attempt, next, after, event, outcome, now),
+    history: historyOf(chain, before, record.attempt, next, after, event, outcome, now, worker),
     outbox: dispatched.outbox,
     snapshot: next,
   };
