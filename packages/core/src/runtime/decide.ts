@@ -46,8 +46,28 @@ function onlyKey(value: object): string | undefined {
   return undefined;
 }
 
+/**
+ * The phases of the state values {@link storedValue} gives (made once per chain state and frozen,
+ * so a phase can be worked out once per value too), and of the plain string ones.
+ */
+const phaseByValue = new WeakMap<object, Phase>();
+const phaseByName = new Map<string, Phase>();
+
 /** Where a run stands, read from `chain.machine`'s state value (see {@link storedValue}). */
 export function phaseOf(stateValue: StateValue): Phase {
+  // The key is the value itself or its text; a value made anew (not one of storedValue's) is not kept.
+  const known = typeof stateValue === 'string' ? phaseByName.get(stateValue) : phaseByValue.get(stateValue);
+  if (known) return known;
+  const phase = readPhase(stateValue);
+  if (typeof stateValue === 'string') {
+    if (phaseByName.size < 1_000) phaseByName.set(stateValue, phase);
+  } else if (Object.isFrozen(stateValue)) {
+    phaseByValue.set(stateValue, phase);
+  }
+  return phase;
+}
+
+function readPhase(stateValue: StateValue): Phase {
   const value = stateValue as string | Record<string, unknown>;
   if (typeof value === 'string') {
     const status = value as RunStatus;
@@ -242,8 +262,8 @@ function historyOf(
   if (event && outcome) {
     const { info, done } = outcome;
     const attempt = ('attempt' in event ? event.attempt : undefined) ?? beforeAttempt;
-    const prefix = info.compensation ? 'compensation' : 'step';
-    const entry: Mutable<HistoryEntry> = { at: now, type: `${prefix}.${done ? 'completed' : 'failed'}`, step: info.step.key, task: info.step.task.name, attempt };
+    const type = info.compensation ? (done ? 'compensation.completed' : 'compensation.failed') : done ? 'step.completed' : 'step.failed';
+    const entry: Mutable<HistoryEntry> = { at: now, type, step: info.step.key, task: info.step.task.name, attempt };
     if (!done && 'error' in event) entry.error = event.error;
     if (worker !== undefined) entry.worker = worker;
     history.push(entry);
@@ -255,11 +275,10 @@ function historyOf(
     return history;
   }
   if (after.status === 'completed' || after.status === 'failed' || after.status === 'compensated') {
-    history.push({ at: now, type: `run.${after.status}` });
+    history.push({ at: now, type: after.status === 'completed' ? 'run.completed' : after.status === 'failed' ? 'run.failed' : 'run.compensated' });
     return history;
   }
   if (cancelled) history.push(withReason({ at: now, type: 'run.cancelling' }, reason));
-  const prefix = after.compensation ? 'compensation' : 'step';
   const retrying = after.substate === 'retrying';
   if (
     retrying ||
@@ -269,7 +288,9 @@ function historyOf(
     before.substate !== after.substate ||
     beforeAttempt !== context.attempt
   ) {
-    const entry: Mutable<HistoryEntry> = { at: now, type: `${prefix}.${retrying ? 'retrying' : 'started'}` };
+    // Whole literals rather than a template: no string made per entry.
+    const type = after.compensation ? (retrying ? 'compensation.retrying' : 'compensation.started') : retrying ? 'step.retrying' : 'step.started';
+    const entry: Mutable<HistoryEntry> = { at: now, type };
     const task = stepByKey(chain, after.step)?.task.name;
     if (after.step !== undefined) entry.step = after.step;
     if (task !== undefined) entry.task = task;
@@ -325,7 +346,7 @@ function buildRecord(chain: AnyChain, base: RecordBase, next: AnyMachineSnapshot
     totalAttempts: base.totalAttempts + dispatched.started,
     // A transition that dispatches nothing new keeps waiting on what it waited on.
     waiting: terminal ? [] : dispatched.waiting.length > 0 ? dispatched.waiting : base.waiting,
-    snapshot: { value, context, definition: { version: chain.version, fingerprint: chain.fingerprint } } satisfies PersistedChainSnapshot,
+    snapshot: { value, context, definition: definitionRecord(chain) } satisfies PersistedChainSnapshot,
     input: base.input,
   } as Mutable<RunRecord>;
   if (phase.status === 'completed') record.output = next.output;
@@ -338,6 +359,17 @@ function buildRecord(chain: AnyChain, base: RecordBase, next: AnyMachineSnapshot
   record.createdAt = base.createdAt;
   record.updatedAt = now;
   return record;
+}
+
+/** The `definition` a chain's snapshots keep: one frozen object per chain, not one per transition. */
+const definitions = new WeakMap<AnyChain, RunDefinition>();
+function definitionRecord(chain: AnyChain): RunDefinition {
+  let definition = definitions.get(chain);
+  if (!definition) {
+    definition = Object.freeze({ version: chain.version, fingerprint: chain.fingerprint });
+    definitions.set(chain, definition);
+  }
+  return definition;
 }
 
 /** What a cancelled run keeps as its `error`: its `RunCancelledError`. */
