@@ -85,6 +85,10 @@ type RunUpdateParams = [
   expectedVersion: number,
 ];
 
+/** What a write with no outbox entries or no history returns (shared: read, never changed). */
+const NO_ENTRIES: readonly OutboxEntry[] = Object.freeze([]);
+const NO_CURSORS: readonly string[] = Object.freeze([]);
+
 const json = toJsonColumn;
 const parse = fromJsonColumn;
 /** What a synchronous step threw, as a rejection (the guards and SQLite throw `Error`s). */
@@ -137,6 +141,8 @@ export class SqliteStore implements Store {
   private readonly commitBatch: Database.Transaction<(writes: readonly RunWrite[], claimant: Claimant) => WriteResult[]>;
   private readonly deleteRanges: Database.Transaction<(ranges: ReadonlyArray<readonly [number, number]>) => void>;
   private readonly busy: BusyWait;
+  /** `updateRun`'s parameters, filled in place by each update (see `applyWrite`). */
+  private readonly updateParams: RunUpdateParams = [0, null, 0, 0, '', null, null, null, '', 0, '', '', 0];
   /** The file opened, and how to release it; undefined for `:memory:`. */
   private readonly file: { readonly identity: FileIdentity; readonly release: () => void } | undefined;
   /** Writes waiting for another connection's lock, in call order: later writes queue behind. */
@@ -256,21 +262,32 @@ export class SqliteStore implements Store {
     const output = json(r.output);
     const error = json(r.error);
     const failedTask = r.failedTask ?? null;
-    const waiting = JSON.stringify(r.waiting);
+    const waiting = r.waiting.length === 0 ? '[]' : JSON.stringify(r.waiting);
     if (write.expectedVersion === null) {
       const params: RunInsertParams = [r.id, r.chain, r.status, r.version, step, r.attempt, r.totalAttempts, snapshot, json(r.input), output, error, failedTask, waiting, r.createdAt, r.updatedAt];
       if (this.stmts.insertRun.run(params).changes === 0) return { ok: false, reason: 'exists' };
     } else {
-      // `input` never changes after the insert: not stringified nor written again.
-      const params: RunUpdateParams = [r.version, step, r.attempt, r.totalAttempts, snapshot, output, error, failedTask, waiting, r.updatedAt, r.status, r.id, write.expectedVersion];
+      // `input` never changes after the insert: not stringified nor written again. One parameter
+      // array for every update (the statements run synchronously), filled in place.
+      const params = this.updateParams;
+      params[0] = r.version;
+      params[1] = step;
+      params[2] = r.attempt;
+      params[3] = r.totalAttempts;
+      params[4] = snapshot;
+      params[5] = output;
+      params[6] = error;
+      params[7] = failedTask;
+      params[8] = waiting;
+      params[9] = r.updatedAt;
+      params[10] = r.status;
+      params[11] = r.id;
+      params[12] = write.expectedVersion;
       if (this.stmts.updateRunKeepStatus.run(params).changes === 0 && this.stmts.updateRun.run(params).changes === 0) return { ok: false, reason: 'conflict' };
     }
     if (write.settles) for (const id of write.settles) this.stmts.deleteOutbox.run(id);
-    let cursors: string[] = [];
-    if (write.history.length > 0) {
-      const seq = Number(this.stmts.insertHistory.run(r.id, r.chain, r.updatedAt, JSON.stringify(write.history)).lastInsertRowid);
-      cursors = rowCursors(seq, write.history.length);
-    }
+    const cursors = write.history.length > 0 ? rowCursors(Number(this.stmts.insertHistory.run(r.id, r.chain, r.updatedAt, JSON.stringify(write.history)).lastInsertRowid), write.history.length) : NO_CURSORS;
+    if (write.outbox.length === 0) return { ok: true, outbox: NO_ENTRIES, cursors };
     const until = claimant.now + claimant.leaseMs;
     const outbox: OutboxEntry[] = [];
     for (const o of write.outbox) {

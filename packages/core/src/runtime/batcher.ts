@@ -6,7 +6,13 @@
  * delete. One flush at a time.
  */
 export class Batcher<T, R> {
-  private queue: Array<{ item: T; resolve: (r: R) => void; reject: (e: unknown) => void }> = [];
+  /**
+   * The items waiting, and beside them (same index) how to settle each: parallel arrays, so a
+   * submit adds no record of its own and a flush hands its items over without copying them out.
+   */
+  private items: T[] = [];
+  private resolves: Array<(r: R) => void> = [];
+  private rejects: Array<(e: unknown) => void> = [];
   private scheduled = false;
   /** The flush in flight, if any. */
   private flushing: Promise<void> | undefined;
@@ -18,7 +24,9 @@ export class Batcher<T, R> {
 
   submit(item: T): Promise<R> {
     return new Promise<R>((resolve, reject) => {
-      this.queue.push({ item, resolve, reject });
+      this.items.push(item);
+      this.resolves.push(resolve);
+      this.rejects.push(reject);
       // While a flush is in flight, its end starts the next one.
       if (this.flushing || this.scheduled) return;
       this.scheduled = true;
@@ -28,24 +36,37 @@ export class Batcher<T, R> {
 
   private kick(): void {
     this.scheduled = false;
-    if (this.flushing || this.queue.length === 0) return;
-    const batch = this.queue.splice(0, this.maxBatch);
-    this.flushing = (async () => {
-      try {
-        const results = await this.flush(batch.map((b) => b.item));
-        batch.forEach((b, i) => b.resolve(results[i] as R));
-      } catch (error) {
-        batch.forEach((b) => b.reject(error));
-      }
-    })().finally(() => {
+    if (this.flushing || this.items.length === 0) return;
+    let { items, resolves, rejects } = this;
+    if (items.length <= this.maxBatch) {
+      // All of it: the arrays themselves go, new ones take what comes next.
+      this.items = [];
+      this.resolves = [];
+      this.rejects = [];
+    } else {
+      items = items.splice(0, this.maxBatch);
+      resolves = resolves.splice(0, this.maxBatch);
+      rejects = rejects.splice(0, this.maxBatch);
+    }
+    this.flushing = this.run(items, resolves, rejects).finally(() => {
       this.flushing = undefined;
       this.kick();
     });
   }
 
+  /** Flushes `items` and settles each one's promise. */
+  private async run(items: T[], resolves: Array<(r: R) => void>, rejects: Array<(e: unknown) => void>): Promise<void> {
+    try {
+      const results = await this.flush(items);
+      for (let i = 0; i < resolves.length; i++) (resolves[i] as (r: R) => void)(results[i] as R);
+    } catch (error) {
+      for (const reject of rejects) reject(error);
+    }
+  }
+
   /** Resolves once everything submitted so far has been flushed. */
   async drain(): Promise<void> {
-    while (this.queue.length > 0 || this.flushing || this.scheduled) {
+    while (this.items.length > 0 || this.flushing || this.scheduled) {
       if (!this.flushing) this.kick();
       await this.flushing;
     }

@@ -46,8 +46,28 @@ function onlyKey(value: object): string | undefined {
   return undefined;
 }
 
+/**
+ * The phases of the state values {@link storedValue} gives (made once per chain state and frozen,
+ * so a phase can be worked out once per value too), and of the plain string ones.
+ */
+const phaseByValue = new WeakMap<object, Phase>();
+const phaseByName = new Map<string, Phase>();
+
 /** Where a run stands, read from `chain.machine`'s state value (see {@link storedValue}). */
 export function phaseOf(stateValue: StateValue): Phase {
+  // The key is the value itself or its text; a value made anew (not one of storedValue's) is not kept.
+  const known = typeof stateValue === 'string' ? phaseByName.get(stateValue) : phaseByValue.get(stateValue);
+  if (known) return known;
+  const phase = readPhase(stateValue);
+  if (typeof stateValue === 'string') {
+    if (phaseByName.size < 1_000) phaseByName.set(stateValue, phase);
+  } else if (Object.isFrozen(stateValue)) {
+    phaseByValue.set(stateValue, phase);
+  }
+  return phase;
+}
+
+function readPhase(stateValue: StateValue): Phase {
   const value = stateValue as string | Record<string, unknown>;
   if (typeof value === 'string') {
     const status = value as RunStatus;
@@ -218,7 +238,11 @@ export interface Invocation {
  */
 export function awaits(record: RunRecord, invocation: Invocation): boolean {
   if (isTerminal(record.status) || record.status === 'parked') return false;
-  return record.waiting.some((w) => w.kind === invocation.kind && w.step === invocation.step && w.attempt === invocation.attempt);
+  // A loop, not `some()`: no closure per call (asked two or three times a step), and small enough
+  // to inline, so the caller's `invocation` literal need not be built either.
+  const { kind, step, attempt } = invocation;
+  for (const w of record.waiting) if (w.kind === kind && w.step === step && w.attempt === attempt) return true;
+  return false;
 }
 
 function historyOf(
@@ -230,6 +254,7 @@ function historyOf(
   event: ChainEvent | undefined,
   outcome: Outcome | undefined,
   now: number,
+  worker: string | undefined,
 ): HistoryEntry[] {
   const history: HistoryEntry[] = [];
   const context = next.context as ChainContext;
@@ -237,9 +262,10 @@ function historyOf(
   if (event && outcome) {
     const { info, done } = outcome;
     const attempt = ('attempt' in event ? event.attempt : undefined) ?? beforeAttempt;
-    const prefix = info.compensation ? 'compensation' : 'step';
-    const entry: Mutable<HistoryEntry> = { at: now, type: `${prefix}.${done ? 'completed' : 'failed'}`, step: info.step.key, task: info.step.task.name, attempt };
+    const type = info.compensation ? (done ? 'compensation.completed' : 'compensation.failed') : done ? 'step.completed' : 'step.failed';
+    const entry: Mutable<HistoryEntry> = { at: now, type, step: info.step.key, task: info.step.task.name, attempt };
     if (!done && 'error' in event) entry.error = event.error;
+    if (worker !== undefined) entry.worker = worker;
     history.push(entry);
   }
   const cancelled = event?.type === CANCEL_EVENT;
@@ -249,11 +275,10 @@ function historyOf(
     return history;
   }
   if (after.status === 'completed' || after.status === 'failed' || after.status === 'compensated') {
-    history.push({ at: now, type: `run.${after.status}` });
+    history.push({ at: now, type: after.status === 'completed' ? 'run.completed' : after.status === 'failed' ? 'run.failed' : 'run.compensated' });
     return history;
   }
   if (cancelled) history.push(withReason({ at: now, type: 'run.cancelling' }, reason));
-  const prefix = after.compensation ? 'compensation' : 'step';
   const retrying = after.substate === 'retrying';
   if (
     retrying ||
@@ -263,7 +288,9 @@ function historyOf(
     before.substate !== after.substate ||
     beforeAttempt !== context.attempt
   ) {
-    const entry: Mutable<HistoryEntry> = { at: now, type: `${prefix}.${retrying ? 'retrying' : 'started'}` };
+    // Whole literals rather than a template: no string made per entry.
+    const type = after.compensation ? (retrying ? 'compensation.retrying' : 'compensation.started') : retrying ? 'step.retrying' : 'step.started';
+    const entry: Mutable<HistoryEntry> = { at: now, type };
     const task = stepByKey(chain, after.step)?.task.name;
     if (after.step !== undefined) entry.step = after.step;
     if (task !== undefined) entry.task = task;
@@ -289,6 +316,11 @@ export interface DecideOptions {
    * carries the headers the hook gives. Without it (no plugin has the hook) nothing is built.
    */
   readonly headers?: { readonly hook: HeaderHook; readonly cause: MessageCause };
+  /**
+   * The worker that ran the attempt whose outcome the event is (`<hostname>:<pid>`): the
+   * outcome's history entry names it. Without it the entry names none.
+   */
+  readonly worker?: string;
 }
 
 interface RecordBase {
@@ -314,7 +346,7 @@ function buildRecord(chain: AnyChain, base: RecordBase, next: AnyMachineSnapshot
     totalAttempts: base.totalAttempts + dispatched.started,
     // A transition that dispatches nothing new keeps waiting on what it waited on.
     waiting: terminal ? [] : dispatched.waiting.length > 0 ? dispatched.waiting : base.waiting,
-    snapshot: { value, context, definition: { version: chain.version, fingerprint: chain.fingerprint } } satisfies PersistedChainSnapshot,
+    snapshot: { value, context, definition: definitionRecord(chain) } satisfies PersistedChainSnapshot,
     input: base.input,
   } as Mutable<RunRecord>;
   if (phase.status === 'completed') record.output = next.output;
@@ -327,6 +359,17 @@ function buildRecord(chain: AnyChain, base: RecordBase, next: AnyMachineSnapshot
   record.createdAt = base.createdAt;
   record.updatedAt = now;
   return record;
+}
+
+/** The `definition` a chain's snapshots keep: one frozen object per chain, not one per transition. */
+const definitions = new WeakMap<AnyChain, RunDefinition>();
+function definitionRecord(chain: AnyChain): RunDefinition {
+  let definition = definitions.get(chain);
+  if (!definition) {
+    definition = Object.freeze({ version: chain.version, fingerprint: chain.fingerprint });
+    definitions.set(chain, definition);
+  }
+  return definition;
 }
 
 /** What a cancelled run keeps as its `error`: its `RunCancelledError`. */
@@ -347,7 +390,7 @@ export function decideStart(chain: AnyChain, runId: string, input: unknown, now:
   const base = { id: runId, input, createdAt: scheduled?.createdAt ?? now, version: scheduled ? scheduled.version + 1 : 1, waiting: [], totalAttempts: 0 };
   return {
     record: buildRecord(chain, base, next, value, after, dispatched, now),
-    history: historyOf(chain, undefined, 0, next, after, undefined, undefined, now),
+    history: historyOf(chain, undefined, 0, next, after, undefined, undefined, now, undefined),
     outbox: dispatched.outbox,
     snapshot: next,
   };
@@ -401,7 +444,7 @@ export function decideEvent(
   given: AnyMachineSnapshot,
   event: ChainEvent,
   now: number,
-  { keepMessages = true, headers }: DecideOptions = {},
+  { keepMessages = true, headers, worker }: DecideOptions = {},
 ): Decision | undefined {
   // The outcome of an invocation the run no longer waits for (a cancel moved it on while the
   // attempt ran) changes nothing, even where the machine would record it.
@@ -424,7 +467,7 @@ export function decideEvent(
   const base: RecordBase = { id: record.id, input: record.input, createdAt: record.createdAt, version: record.version + 1, waiting: record.waiting, totalAttempts: record.totalAttempts };
   return {
     record: buildRecord(chain, base, next, value, after, dispatched, now),
-    history: historyOf(chain, before, record.attempt, next, after, event, outcome, now),
+    history: historyOf(chain, before, record.attempt, next, after, event, outcome, now, worker),
     outbox: dispatched.outbox,
     snapshot: next,
   };

@@ -128,17 +128,24 @@ export class OutboxRelay {
     const eager = this.eager?.(entry, this.settler);
     if (eager) this.hold(entry.id);
     this.active++;
-    void this.track(entry, eager ?? this.deliver(entry));
+    // A delivery ends its tracking itself (no second async frame per message published).
+    if (eager) void this.track(entry, eager);
+    else void this.deliver(entry, true);
   }
 
-  /** Once `work` (running `entry` here, or delivering it) has settled, the entry is no longer in flight. */
+  /** Once `work` (running `entry` here) has settled, the entry is no longer in flight. */
   private async track(entry: OutboxEntry, work: Promise<void>): Promise<void> {
     try {
       await work;
     } finally {
-      this.inFlight.delete(entry.id);
-      if (--this.active === 0 && this.idleWaiters.length > 0) for (const wake of this.idleWaiters.splice(0)) wake();
+      this.untrack(entry);
     }
+  }
+
+  /** `entry` (published, or run here) is no longer in flight. */
+  private untrack(entry: OutboxEntry): void {
+    this.inFlight.delete(entry.id);
+    if (--this.active === 0 && this.idleWaiters.length > 0) for (const wake of this.idleWaiters.splice(0)) wake();
   }
 
   /** An eager step's outcome is committed: its entry is deleted (unless the commit deleted it, `settled`, or it has no row). Never rejects. */
@@ -216,28 +223,33 @@ export class OutboxRelay {
     return outgoing.headers;
   }
 
-  private async deliver(entry: OutboxEntry): Promise<void> {
+  /** Publishes `entry` (or calls the hooks with it), then deletes its row; `tracked`: then it is no longer in flight. Never rejects. */
+  private async deliver(entry: OutboxEntry, tracked = false): Promise<void> {
     const { logger } = this.options;
     try {
-      if (entry.queue === null) await this.callHooks(entry);
-      // As `send()` does, without its async frame (this runs for every message published).
-      else await this.options.broker.publish(entry.queue, entry.body, this.outgoing(entry.runId, entry.body, entry.options ?? NO_OPTIONS));
-    } catch (error) {
-      if (!isRefusal(error)) return this.retryLater(entry, 'publish failed', error);
-      logger.error('the broker refused a message for good; failing what it was for instead of retrying it', { runId: entry.runId, queue: entry.queue, error: error.message });
       try {
-        await this.options.onRefused(entry, error);
-      } catch (failure) {
-        return this.retryLater(entry, 'could not record a refused message', failure);
+        if (entry.queue === null) await this.callHooks(entry);
+        // As `send()` does, without its async frame (this runs for every message published).
+        else await this.options.broker.publish(entry.queue, entry.body, this.outgoing(entry.runId, entry.body, entry.options ?? NO_OPTIONS));
+      } catch (error) {
+        if (!isRefusal(error)) return await this.retryLater(entry, 'publish failed', error);
+        logger.error('the broker refused a message for good; failing what it was for instead of retrying it', { runId: entry.runId, queue: entry.queue, error: error.message });
+        try {
+          await this.options.onRefused(entry, error);
+        } catch (failure) {
+          return await this.retryLater(entry, 'could not record a refused message', failure);
+        }
       }
-    }
-    this.failures.delete(entry.id);
-    if (entry.id < 0) return; // Unstored: no row to delete.
-    try {
-      await this.deletes.submit(entry.id);
-    } catch (error) {
-      // Published but not marked: it will be published again (absorbed by idempotent transitions).
-      logger.warn('could not delete a published outbox entry', { runId: entry.runId, error: String(error) });
+      this.failures.delete(entry.id);
+      if (entry.id < 0) return; // Unstored: no row to delete.
+      try {
+        await this.deletes.submit(entry.id);
+      } catch (error) {
+        // Published but not marked: it will be published again (absorbed by idempotent transitions).
+        logger.warn('could not delete a published outbox entry', { runId: entry.runId, error: String(error) });
+      }
+    } finally {
+      if (tracked) this.untrack(entry);
     }
   }
 

@@ -52,6 +52,8 @@ export class RunEngine {
   private readonly commits: Batcher<RunWrite, WriteResult>;
   /** The decide options of a transition without header hooks (one object, not one per call). */
   private readonly plainOptions: DecideOptions;
+  /** The same, for an attempt's outcome run by this process (its history entry names the worker). */
+  private readonly outcomeOptions: DecideOptions;
   /** Told of every run this process commits (the worker aborts the attempts of a run it cancelled). */
   onCommitted: ((record: RunRecord) => void) | undefined;
 
@@ -74,6 +76,7 @@ export class RunEngine {
   ) {
     this.commits = new Batcher((writes) => store.commit(writes, relay.claimant()), 256);
     this.plainOptions = { keepMessages };
+    this.outcomeOptions = { keepMessages, worker: WORKER };
   }
 
   /**
@@ -188,10 +191,12 @@ export class RunEngine {
     this.cache.delete(runId);
   }
 
-  /** Commits `decision` (with `history` in place of its own when given: its entries marked with the worker). */
-  private commitDecision(decision: Decision, expectedVersion: number | null, settles?: readonly number[], history: readonly HistoryEntry[] = decision.history): Promise<WriteResult> {
-    const { record, outbox } = decision;
-    return this.commit(settles ? { record, expectedVersion, history, outbox, settles } : { record, expectedVersion, history, outbox }, decision.snapshot);
+  /** Commits `decision`: its write built once, with the outbox the store keeps (see {@link commit}). */
+  private commitDecision(decision: Decision, expectedVersion: number | null, settles?: readonly number[]): Promise<WriteResult> {
+    const { record, history, outbox } = decision;
+    const unstored = this.unstoredOf(outbox);
+    const kept = storedOf(outbox, unstored);
+    return this.commitStored(settles ? { record, expectedVersion, history, outbox: kept, settles } : { record, expectedVersion, history, outbox: kept }, unstored, decision.snapshot);
   }
 
   /**
@@ -200,12 +205,32 @@ export class RunEngine {
    * (with the cursors the store gave them) and settles `result()` calls of a finished run.
    * `snapshot` is the machine snapshot to cache; `undefined` (a parked run) caches nothing.
    */
-  private async commit(write: RunWrite, snapshot: AnyMachineSnapshot | undefined): Promise<WriteResult> {
-    // A broker that keeps nothing across a crash needs no outbox row for its messages: the run's
-    // `waiting` copies (kept with such a broker) re-dispatch them when a runtime starts. Failure
-    // reports keep theirs (a hook is called at least once, by whichever process holds the claim).
-    const unstored = this.keepMessages ? messagesOf(write.outbox) : NONE;
-    const result = await this.commits.submit(unstored.length === 0 ? write : { ...write, outbox: unstored.length === write.outbox.length ? NONE : write.outbox.filter((o) => o.queue === null) });
+  private commit(write: RunWrite, snapshot: AnyMachineSnapshot | undefined): Promise<WriteResult> {
+    const unstored = this.unstoredOf(write.outbox);
+    const kept = storedOf(write.outbox, unstored);
+    return this.commitStored(kept === write.outbox ? write : { ...write, outbox: kept }, unstored, snapshot);
+  }
+
+  /**
+   * A broker that keeps nothing across a crash needs no outbox row for its messages: the run's
+   * `waiting` copies (kept with such a broker) re-dispatch them when a runtime starts. Failure
+   * reports keep theirs (a hook is called at least once, by whichever process holds the claim).
+   */
+  private unstoredOf(outbox: readonly NewOutboxEntry[]): readonly NewOutboxEntry[] {
+    return this.keepMessages ? messagesOf(outbox) : NONE;
+  }
+
+  /**
+   * {@link commit} of `write`, whose outbox holds what the store keeps; `unstored` are published
+   * without a row. Not `async`: one callback on the batch's promise costs less than an async frame
+   * and its await (this runs on every step).
+   */
+  private commitStored(write: RunWrite, unstored: readonly NewOutboxEntry[], snapshot: AnyMachineSnapshot | undefined): Promise<WriteResult> {
+    return this.commits.submit(write).then((result) => this.committed(write, unstored, snapshot, result));
+  }
+
+  /** What follows the commit of `write` (see {@link commit}). */
+  private committed(write: RunWrite, unstored: readonly NewOutboxEntry[], snapshot: AnyMachineSnapshot | undefined, result: WriteResult): WriteResult {
     const { record } = write;
     if (!result.ok) return result;
     // A decision is written by the definition of the version its record names.
@@ -253,9 +278,13 @@ export class RunEngine {
     return parked;
   }
 
-  /** How to decide a transition `cause` made: the header hook is asked only when there is one. */
-  private decideOptions(cause: MessageCause | undefined): DecideOptions {
-    return this.headers && cause ? { keepMessages: this.keepMessages, headers: { hook: this.headers, cause } } : this.plainOptions;
+  /**
+   * How to decide a transition `cause` made: the header hook is asked only when there is one.
+   * `outcome`: the event is the outcome of an attempt this process ran (its entry names the worker).
+   */
+  private decideOptions(cause: MessageCause | undefined, outcome = false): DecideOptions {
+    if (this.headers && cause) return { keepMessages: this.keepMessages, headers: { hook: this.headers, cause }, ...(outcome ? { worker: WORKER } : {}) };
+    return outcome ? this.outcomeOptions : this.plainOptions;
   }
 
   /**
@@ -316,7 +345,7 @@ export class RunEngine {
         const chain = loaded.chain;
         let decision: Decision | undefined;
         try {
-          decision = decideEvent(chain, loaded.record, loaded.snapshot, event, this.clock.now(), this.decideOptions(cause));
+          decision = decideEvent(chain, loaded.record, loaded.snapshot, event, this.clock.now(), this.decideOptions(cause, isAttemptOutcome(event)));
         } catch (error) {
           if (await this.commitPark(loaded.record, chain, `the loaded definition cannot apply ${event.type} to it: ${messageOf(error)}`)) return 'parked';
           fresh = true;
@@ -330,7 +359,7 @@ export class RunEngine {
           }
           return 'ignored';
         }
-        const result = await this.commitDecision(decision, loaded.record.version, settles, isAttemptOutcome(event) ? withWorker(decision.history) : decision.history);
+        const result = await this.commitDecision(decision, loaded.record.version, settles);
         if (result.ok) return 'applied';
         this.forget(runId);
         fresh = true;
@@ -518,15 +547,14 @@ const WORKER = `${hostname()}:${process.pid}`;
 /** Whether `event` is the outcome of a task or compensation attempt (this process ran it). */
 const isAttemptOutcome = (event: ChainEvent) => event.type.startsWith('xstate.done.actor.') || event.type.startsWith('xstate.error.actor.');
 
-/** Whether a history entry of `type` records an attempt's outcome (it names the worker that ran it). */
-const isOutcomeEntry = (type: string) => type === 'step.completed' || type === 'step.failed' || type === 'compensation.completed' || type === 'compensation.failed';
-
-/** `history` with the attempt's outcome entries naming this process as the worker that ran it. */
-function withWorker(history: readonly HistoryEntry[]): HistoryEntry[] {
-  return history.map((h) => (isOutcomeEntry(h.type) ? { ...h, worker: WORKER } : h));
-}
 
 const NONE: readonly NewOutboxEntry[] = [];
+
+/** What of `outbox` the store keeps when `unstored` (its messages, or none) are published without a row: `outbox` itself when that is all of it. */
+function storedOf(outbox: readonly NewOutboxEntry[], unstored: readonly NewOutboxEntry[]): readonly NewOutboxEntry[] {
+  if (unstored.length === 0) return outbox;
+  return unstored.length === outbox.length ? NONE : outbox.filter((o) => o.queue === null);
+}
 
 /** The messages (not failure reports) of `outbox`: `outbox` itself when it holds nothing else, none without a copy when it holds no message. */
 function messagesOf(outbox: readonly NewOutboxEntry[]): readonly NewOutboxEntry[] {
