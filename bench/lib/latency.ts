@@ -2,7 +2,8 @@
  * `--latency`: idle latency, what one user starting one chain on an otherwise idle runtime waits.
  * One no-op chain at a time: `runtime.run()` (the run durably created), then `run.result()`,
  * which in the process that advances the run settles in process, right after the commit that
- * made the run terminal (no store polling on this path; `result()` does one store load first).
+ * made the run terminal (no store polling on this path, and no store load: a run this process
+ * has just created needs none).
  * `warmup` sequential runs first, not counted, then `runs` measured ones.
  */
 import { performance } from 'node:perf_hooks';

@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chain, createClient, createRuntime, RuntimeStateError, task, type Broker, type Client, type Runtime, type Store } from '@taskchart/core';
+import { chain, createClient, createRuntime, RunCancelledError, RuntimeStateError, task, type Broker, type Client, type Runtime, type Store } from '@taskchart/core';
 import { sqliteStore } from '@taskchart/store-sqlite';
 import { ManualClock, silentLogger } from '@taskchart/core/testing';
 import { memoryBroker } from '@taskchart/broker-memory';
@@ -129,6 +129,19 @@ describe('createClient', () => {
     expect((error as Error).message).toBe(
       'client.result(): run "calc-4" (chain "calc") did not finish within 30s: it is running at step "add" (attempt 1). Is a worker consuming its queues? The run itself goes on.',
     );
+  });
+
+  it('result() of a run this process just started settles when another process finished it before the call', async () => {
+    const store = shared(sqliteStore(database()));
+    // Consumes a queue, but not the chain's: the run waits at its first step, in this process's cache.
+    const a = createRuntime({ broker: memoryBroker(), store, chains: [calc], queues: ['elsewhere'], resultPoll: '20ms', logger: silentLogger });
+    closers.push(() => a.close());
+    await a.start();
+    const run = await a.run(calc, 1, { id: 'cancelled-elsewhere' });
+    const c = client(memoryBroker(), store);
+    expect(await c.cancel(run.id, { reason: 'not needed' })).toMatchObject({ cancelled: true, status: 'cancelled' });
+    await expect(run.result()).rejects.toThrow(RunCancelledError);
+    await expect(a.result(run.id)).rejects.toThrow('was cancelled: not needed');
   });
 
   it('events() follows runs whichever runtime advances them, and resumes after a cursor with no gap and no duplicate', async () => {

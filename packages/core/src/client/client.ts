@@ -231,8 +231,10 @@ export class Client {
       if (existing && existing.chain !== chain.name) {
         throw new InvalidOptionError(`${call}: id`, `run "${id}" already exists for chain "${existing.chain}", not "${chain.name}"`);
       }
+      return { id, chain: chain.name, result: (opts?: ResultOptions) => this.result(id, opts) as Promise<ChainOutput<C>> };
     }
-    return { id, chain: chain.name, result: (opts?: ResultOptions) => this.result(id, opts) as Promise<ChainOutput<C>> };
+    const committedAt = this.options.clock.now();
+    return { id, chain: chain.name, result: (opts?: ResultOptions) => this.awaitResult(id, opts, committedAt) as Promise<ChainOutput<C>> };
   }
 
   /** When a run started with `options` starts (epoch ms); `undefined` for now. */
@@ -528,7 +530,12 @@ export class Client {
    * once when nothing can finish the run (this process consumes no queue and the broker is in
    * memory), and after `timeout` when given.
    */
-  async result(id: string, options: ResultOptions = NO_RESULT_OPTIONS): Promise<unknown> {
+  result(id: string, options: ResultOptions = NO_RESULT_OPTIONS): Promise<unknown> {
+    return this.awaitResult(id, options, undefined);
+  }
+
+  /** `result()`; `committedAt`: when this process created the run (its handle's `result()`). */
+  private async awaitResult(id: string, options: ResultOptions = NO_RESULT_OPTIONS, committedAt: number | undefined): Promise<unknown> {
     const call = this.resultCall;
     if (!options || typeof options !== 'object') throw new InvalidOptionError(`${call}: options`, 'must be an object { timeout? }');
     if (options !== NO_RESULT_OPTIONS) assertKnownKeys(options, RESULT_OPTION_KEYS, call);
@@ -536,7 +543,7 @@ export class Client {
     // The in-process waiter is registered before the load: a commit that settles the run meanwhile is not missed.
     const wait = this.waitFor(id);
     try {
-      const record = await this.options.store.load(id);
+      const record = this.recentlyCommitted(id, committedAt) ?? (await this.options.store.load(id));
       if (!record) throw new InvalidOptionError(`${call}: id`, `no run "${id}"`);
       if (isSettled(record.status)) {
         this.finishWaiter(wait);
@@ -555,6 +562,23 @@ export class Client {
       throw error;
     }
     return outcome(await wait.settled);
+  }
+
+  /**
+   * Run `id` as this process committed (or loaded) it within the last `resultPoll` period, when it
+   * was not settled then: `result()` need not read it back. Only in a process that consumes the
+   * queues, whose follower loads, once a period, every followed run this process did not advance
+   * within the period: a commit of another process since is noticed within a period, as it is
+   * when it comes right after a load. `committedAt`: when this process's `run()` created it (its
+   * `updatedAt` is when it was decided, before the commit that may have waited for others).
+   */
+  private recentlyCommitted(id: string, committedAt: number | undefined): RunRecord | undefined {
+    if (!this.follower) return undefined;
+    // The cache holds what this process last committed or loaded of the run (a settled run leaves it).
+    const record = this.engine.cached(id)?.record;
+    if (!record || isSettled(record.status)) return undefined;
+    const since = this.options.clock.now() - this.options.resultPollMs;
+    return record.updatedAt > since || (committedAt !== undefined && committedAt > since) ? record : undefined;
   }
 
   /**

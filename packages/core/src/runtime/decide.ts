@@ -8,13 +8,14 @@ import type { AnyChain } from '../chain.js';
 import { CANCEL_EVENT, type ChainContext, type ChainEvent } from '../machine/chain-context.js';
 import { compensationActorId, INVOKE, REPORT_FAILURE, stepActorId, type InvokeParams, type StepDef } from '../machine/compile-machine.js';
 import { deciderMachine, onDecider, resolveOnDecider, storedValue } from '../machine/decider-machine.js';
-import { pureInitialTransition, pureTransition } from '../machine/pure-transition.js';
+import { pureTransition } from '../machine/pure-transition.js';
 import { START_EVENT, type TaskMessage, type TimerMessage } from '../messages.js';
 import type { PublishOptions } from '../ports/broker.js';
 import { isTerminal, type HistoryEntry, type NewOutboxEntry, type RunRecord, type RunStatus, type WaitingFor } from '../ports/store.js';
 import { RunCancelledError, type SerializedError } from '../errors.js';
 import type { FailureReport } from './failure-report.js';
 import type { RunDefinition } from './chain-versions.js';
+import { startTransition } from './start-template.js';
 import type { HeaderHook, MessageCause, OutgoingMessage } from './plugins.js';
 
 export interface Decision {
@@ -383,7 +384,7 @@ export function cancelledError(runId: string, chain: string, reason: string | nu
  * {@link decideSchedule} whose start time has come.
  */
 export function decideStart(chain: AnyChain, runId: string, input: unknown, now: number, { keepMessages = true, headers }: DecideOptions = {}, scheduled?: RunRecord): Decision {
-  const [next, actions] = pureInitialTransition(deciderMachine(chain), input);
+  const [next, actions] = startTransition(deciderMachine(chain), input);
   const value = storedValue(chain, next);
   const after = phaseOf(value);
   const dispatched = toOutbox(chain, runId, next, after, actions, now, keepMessages, headers);
