@@ -55,9 +55,14 @@ export async function connectionPids(connectionName: string): Promise<string[]> 
     .filter((pid) => pid.length > 0);
 }
 
+/** Closes, on the server side, the connection of server pid `pid` (as {@link connectionPids} lists it). */
+export async function closeConnection(pid: string): Promise<void> {
+  await rabbitmqctl('close_connection', pid, 'taskchart fault test');
+}
+
 /** Closes, on the server side, every connection named `connectionName`; returns how many. */
 export async function forceCloseConnections(connectionName: string): Promise<number> {
   const pids = await connectionPids(connectionName);
-  for (const pid of pids) await rabbitmqctl('close_connection', pid, 'taskchart fault test');
+  for (const pid of pids) await closeConnection(pid);
   return pids.length;
 }
