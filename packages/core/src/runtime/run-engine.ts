@@ -547,7 +547,6 @@ const WORKER = `${hostname()}:${process.pid}`;
 /** Whether `event` is the outcome of a task or compensation attempt (this process ran it). */
 const isAttemptOutcome = (event: ChainEvent) => event.type.startsWith('xstate.done.actor.') || event.type.startsWith('xstate.error.actor.');
 
-
 const NONE: readonly NewOutboxEntry[] = [];
 
 /** What of `outbox` the store keeps when `unstored` (its messages, or none) are published without a row: `outbox` itself when that is all of it. */
