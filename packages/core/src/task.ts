@@ -84,6 +84,8 @@ export function validateName(value: unknown, option: string, pattern = NAME_PATT
   if (typeof value !== 'string' || !pattern.test(value)) {
     throw new InvalidOptionError(option, `must be made of ${allowed} (not starting with '.' or '-'), got ${JSON.stringify(value)}`);
   }
+  // Names become object keys (a chain's states, its context's outputs), where this one is the prototype.
+  if (value === '__proto__') throw new InvalidOptionError(option, 'must not be "__proto__" (JavaScript reads it as an object\'s prototype)');
   return value;
 }
 

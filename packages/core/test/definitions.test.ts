@@ -73,6 +73,11 @@ describe('definition-time validation', () => {
     expect(() => task('t', (x: number) => x, { compensateRetry: { backoff: { factor: 0 } } })).toThrow('task "t" compensation: retry.backoff.factor');
   });
 
+  it('rejects "__proto__" as a task or chain name (an object key that is the prototype: the chain would fail at its first run)', () => {
+    expect(() => task('__proto__', (x: number) => x)).toThrow('task name: must not be "__proto__"');
+    expect(() => chain('__proto__', ok)).toThrow('chain name: must not be "__proto__"');
+  });
+
   it('rejects a chain of zero tasks', () => {
     expect(() => (chain as (name: string) => unknown)('empty')).toThrow('chain "empty": tasks: a chain needs at least one task');
   });
