@@ -57,9 +57,9 @@ export class AmqpBroker implements Broker {
       queuePrefix: this.options.queuePrefix,
       publishTimeoutMs: this.options.publishTimeoutMs,
       assertOpen: (what) => this.assertOpen(what),
-      publish: async (fullQueue, content, properties) => {
+      publish: async (fullQueue, content, properties, hold) => {
         try {
-          await this.track(this.send(fullQueue, content, properties, undefined));
+          await this.track(this.send(fullQueue, content, properties, undefined, hold));
         } catch (error) {
           if (error instanceof MessageRefusal) throw new MessageRefusedError(this.name, fullQueue.slice(this.options.queuePrefix.length), error.reason);
           throw error;
@@ -114,8 +114,8 @@ export class AmqpBroker implements Broker {
   /**
    * Sends `content` to the work queue `fullQueue` — directly when `dueAt` is absent or already
    * reached, otherwise to the delay ladder level that fits the time left. `properties.headers`
-   * must not hold the ladder's headers (see `republishProperties`). With `hold`, it moves that
-   * delivery: it is not sent once the delivery went back to RabbitMQ with its channel (it then
+   * must not hold the ladder's headers (see `republishProperties`). With `hold`, it moves a
+   * delivery (or a dead letter being re-driven): it is not sent once the delivery went back to RabbitMQ with its channel (it then
    * rejects with `DeliveryReleased`; see `AmqpConnection.publish`).
    */
   private send(fullQueue: string, content: Buffer, properties: Options.Publish, dueAt: number | undefined, hold?: DeliveryHold): Promise<void> {

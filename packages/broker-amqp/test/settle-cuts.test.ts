@@ -1,15 +1,16 @@
 /**
  * A connection cut while a publish moves a delivery — a delay-ladder hop, a delayed `nack`, a
- * `deadLetter` — on the real RabbitMQ, through a TCP proxy that cuts at the moment the client
+ * `deadLetter`, a dead-letter redrive — on the real RabbitMQ, through a TCP proxy that cuts at the moment the client
  * sends that publish (the bytes never reach the server). The original was not acked, so the
  * server delivers it again: that redelivery must be the only copy that carries on, never none
- * and never a second one. A publish of the application's own is sent again after the same cut.
+ * and never a second one. The same for a dead letter being re-driven. A publish of the
+ * application's own is sent again after the same cut.
  */
 import { randomUUID } from 'node:crypto';
 import { deadLetterQueueName, type Delivery } from '@taskchart/core/adapter';
 import { waitFor } from '@taskchart/core/testing';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import type { AmqpBroker } from '../src/index.js';
+import { AmqpUnavailableError, type AmqpBroker } from '../src/index.js';
 import { AMQP_URL, cleanupPrefix, readyMessages, serverQueues, trackedBroker } from './helpers.js';
 import { TcpProxy } from './tcp-proxy.js';
 
@@ -125,6 +126,33 @@ describe('amqp: a cut while a publish moves a delivery', () => {
     expect(await readyMessages([`${prefix}work`])).toBe(0);
     const dead = await broker.deadLetters.list('work');
     expect(dead.map((m) => [m.body, m.reason])).toEqual([[body, 'poison 2']]);
+  });
+
+  it('a cut during a redrive: the dead letter stays in the dead-letter queue, once, and the next redrive moves it', async () => {
+    const { proxy, prefix, broker } = await proxied();
+    const body = `redrive-${randomUUID()}`;
+    const dead = `${prefix}${deadLetterQueueName('work')}`;
+    const consumer = await broker.consume('work', (d) => d.deadLetter('poison'));
+    await broker.publish('work', body);
+    for (let i = 0; (await readyMessages([dead])) < 1; i++) {
+      if (i >= 100) throw new Error('no dead letter after 10 s');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await consumer.cancel();
+    const cut = proxy.cutAt(body);
+    const error = await broker.deadLetters.redrive('work').catch((e: unknown) => e);
+    await within(cut, 1_000, 'the redrive publish');
+    // Back in the dead-letter queue (the channel's unacked message), and not sent to the work queue.
+    for (let i = 0; (await readyMessages([dead])) < 1; i++) {
+      if (i >= 100) throw new Error('the dead letter did not come back within 10 s');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(await readyMessages([dead, `${prefix}work`])).toBe(1);
+    expect(error).toBeInstanceOf(AmqpUnavailableError);
+    expect((error as Error).message).toMatch(/0 moved/);
+    expect(await broker.deadLetters.redrive('work')).toBe(1);
+    expect(await readyMessages([`${prefix}work`])).toBe(1);
+    expect(await readyMessages([dead])).toBe(0);
   });
 
   it('a publish of the application cut the same way is sent again, and delivered', async () => {
