@@ -10,10 +10,10 @@ import type { Channel, ConsumeMessage, MessagePropertyHeaders, Options } from 'a
 import { InvalidOptionError, MessageRefusedError, type Broker } from '@taskchart/core';
 import { DEAD_LETTER_QUEUE_HEADER, DEAD_LETTER_REASON_HEADER, deadLetterQueueName, type BrokerCapabilities, type ConsumeOptions, type Consumer, type Delivery, type DeliveryHandler, type PublishOptions } from '@taskchart/core/adapter';
 import { AmqpConsumer, safeAck, safeRequeue } from './amqp-consumer.js';
-import { AmqpConnection } from './connection.js';
+import { AmqpConnection, type DeliveryHold } from './connection.js';
 import { AmqpDeadLetters } from './dead-letter-access.js';
 import { DELAY_LEVEL_HEADER, delayExchangeName, DUE_AT_HEADER, pickDelayLevel } from './delay-ladder.js';
-import { AmqpUnavailableError } from './errors.js';
+import { AmqpUnavailableError, DeliveryReleased } from './errors.js';
 import { numericHeader, REDELIVERIES_HEADER, republishProperties, userHeaders } from './headers.js';
 import { fitShortstr, MAX_SHORTSTR_BYTES, MessageRefusal, refusalReason } from './limits.js';
 import { compileOptions, type AmqpBrokerOptions, type ResolvedAmqpOptions } from './options.js';
@@ -57,9 +57,9 @@ export class AmqpBroker implements Broker {
       queuePrefix: this.options.queuePrefix,
       publishTimeoutMs: this.options.publishTimeoutMs,
       assertOpen: (what) => this.assertOpen(what),
-      publish: async (fullQueue, content, properties) => {
+      publish: async (fullQueue, content, properties, hold) => {
         try {
-          await this.track(this.send(fullQueue, content, properties, undefined));
+          await this.track(this.send(fullQueue, content, properties, undefined, hold));
         } catch (error) {
           if (error instanceof MessageRefusal) throw new MessageRefusedError(this.name, fullQueue.slice(this.options.queuePrefix.length), error.reason);
           throw error;
@@ -114,16 +114,18 @@ export class AmqpBroker implements Broker {
   /**
    * Sends `content` to the work queue `fullQueue` — directly when `dueAt` is absent or already
    * reached, otherwise to the delay ladder level that fits the time left. `properties.headers`
-   * must not hold the ladder's headers (see `republishProperties`).
+   * must not hold the ladder's headers (see `republishProperties`). With `hold`, it moves a
+   * delivery (or a dead letter being re-driven): it is not sent once the delivery went back to RabbitMQ with its channel (it then
+   * rejects with `DeliveryReleased`; see `AmqpConnection.publish`).
    */
-  private send(fullQueue: string, content: Buffer, properties: Options.Publish, dueAt: number | undefined): Promise<void> {
+  private send(fullQueue: string, content: Buffer, properties: Options.Publish, dueAt: number | undefined, hold?: DeliveryHold): Promise<void> {
     const deadline = Date.now() + this.options.publishTimeoutMs;
     const level = dueAt === undefined ? undefined : pickDelayLevel(dueAt - Date.now());
-    if (level === undefined) return this.connection.publish(this.declarations.work(fullQueue), '', fullQueue, content, properties, deadline);
+    if (level === undefined) return this.connection.publish(this.declarations.work(fullQueue), '', fullQueue, content, properties, deadline, hold);
     const headers: MessagePropertyHeaders = { ...(properties.headers as MessagePropertyHeaders | undefined), [DELAY_LEVEL_HEADER]: String(level), [DUE_AT_HEADER]: String(dueAt) };
     // Routed by the level header to the level's TTL queue; the routing key (the work queue's
     // name) is what brings it back when the TTL expires.
-    return this.connection.publish(this.declarations.delayed(fullQueue, level), delayExchangeName(this.options.queuePrefix), fullQueue, content, { ...properties, headers }, deadline);
+    return this.connection.publish(this.declarations.delayed(fullQueue, level), delayExchangeName(this.options.queuePrefix), fullQueue, content, { ...properties, headers }, deadline, hold);
   }
 
   async consume(queue: string, handler: DeliveryHandler, options: ConsumeOptions = {}): Promise<Consumer> {
@@ -141,7 +143,7 @@ export class AmqpBroker implements Broker {
       fullQueue,
       this.declarations.work(fullQueue),
       prefetch,
-      (message, channel) => this.receive(queue, fullQueue, message, channel, handler),
+      (message, channel, hold) => this.receive(queue, fullQueue, message, channel, hold, handler),
       this.options.onError,
       (c) => this.consumers.delete(c),
     );
@@ -155,16 +157,22 @@ export class AmqpBroker implements Broker {
     return consumer;
   }
 
-  /** One raw delivery: re-delayed if it is not due yet, otherwise handed to `handler` as a `Delivery`. */
-  private async receive(queue: string, fullQueue: string, message: ConsumeMessage, channel: Channel, handler: DeliveryHandler): Promise<void> {
+  /**
+   * One raw delivery: re-delayed if it is not due yet, otherwise handed to `handler` as a
+   * `Delivery`. Each publish that moves it (a hop, a delayed nack, a dead letter) is confirmed
+   * before the original is acked, and is not sent again once `hold` says the original went back
+   * to RabbitMQ with its channel: the redelivered original carries on, alone.
+   */
+  private async receive(queue: string, fullQueue: string, message: ConsumeMessage, channel: Channel, hold: DeliveryHold, handler: DeliveryHandler): Promise<void> {
     const raw = message.properties.headers;
     const dueAt = numericHeader(raw, DUE_AT_HEADER);
     if (dueAt !== undefined && pickDelayLevel(dueAt - Date.now()) !== undefined) {
       // Back from a delay hop but not due yet: down the ladder again.
       try {
-        await this.track(this.send(fullQueue, message.content, republishProperties(message), dueAt));
+        await this.track(this.send(fullQueue, message.content, republishProperties(message), dueAt, hold));
         safeAck(channel, message);
       } catch (error) {
+        if (error instanceof DeliveryReleased) return; // redelivered by RabbitMQ: it hops from there
         safeRequeue(channel, message);
         throw error;
       }
@@ -172,13 +180,17 @@ export class AmqpBroker implements Broker {
     }
 
     let settled = false;
-    /** Runs `action` once for this delivery; a failed action gives the message back. */
+    /**
+     * Runs `action` once for this delivery; a failed action gives the message back. One whose
+     * delivery already went back with its channel resolves, as an ack on a closed channel does.
+     */
     const settle = async (action: () => Promise<void> | void): Promise<void> => {
       if (settled) return;
       settled = true;
       try {
         await action();
       } catch (error) {
+        if (error instanceof DeliveryReleased) return;
         safeRequeue(channel, message);
         throw error;
       }
@@ -197,7 +209,7 @@ export class AmqpBroker implements Broker {
           // A delayed redelivery is a new message down the ladder; the count travels in a header.
           const properties = republishProperties(message);
           properties.headers = { ...(properties.headers as MessagePropertyHeaders | undefined), [REDELIVERIES_HEADER]: String(redeliveries + 1) };
-          await this.track(this.send(fullQueue, message.content, properties, Date.now() + delayMs));
+          await this.track(this.send(fullQueue, message.content, properties, Date.now() + delayMs, hold));
           safeAck(channel, message);
         }),
       deadLetter: (reason) =>
@@ -205,7 +217,7 @@ export class AmqpBroker implements Broker {
           const kept = reason.length > MAX_DEAD_REASON_CHARS ? `${reason.slice(0, MAX_DEAD_REASON_CHARS)}…` : reason;
           const headers: MessagePropertyHeaders = { ...userHeaders(raw), [DEAD_LETTER_REASON_HEADER]: kept, [DEAD_LETTER_QUEUE_HEADER]: queue };
           const dead = this.options.queuePrefix + deadLetterQueueName(queue);
-          await this.track(this.send(dead, message.content, { ...republishProperties(message), headers }, undefined));
+          await this.track(this.send(dead, message.content, { ...republishProperties(message), headers }, undefined, hold));
           safeAck(channel, message);
         }),
     };

@@ -4,12 +4,15 @@
  */
 import type { Channel, ConsumeMessage } from 'amqplib';
 import type { Consumer } from '@taskchart/core/adapter';
-import { coalesceWrites, type AmqpConnection, type Session } from './connection.js';
+import { coalesceWrites, type AmqpConnection, type DeliveryHold, type Session } from './connection.js';
 import { AmqpUnavailableError } from './errors.js';
 import type { Declaration, Topology } from './topology.js';
 
-/** Handles one raw message received on `channel`; it must ack or nack it there exactly once, even when it fails. */
-export type RawHandler = (message: ConsumeMessage, channel: Channel) => Promise<void>;
+/**
+ * Handles one raw message received on `channel`; it must ack or nack it there exactly once, even
+ * when it fails. `hold` tells whether `channel` still holds it (see `DeliveryHold`).
+ */
+export type RawHandler = (message: ConsumeMessage, channel: Channel, hold: DeliveryHold) => Promise<void>;
 
 /** Acks on a channel that may have died with its connection; the broker then redelivers the message. */
 export function safeAck(channel: Channel, message: ConsumeMessage): void {
@@ -94,7 +97,12 @@ export class AmqpConsumer implements Consumer {
     await this.topology.ensure(session.publisher, this.declarations);
     const channel = await session.model.createChannel();
     channel.on('error', (e: unknown) => this.onError(e instanceof Error ? e : new Error(String(e))));
+    let open = true;
+    // The deliveries of this channel are held while it is open and its connection not dropped
+    // (a dropped session's connection is closing: RabbitMQ requeues what its channels held).
+    const hold: DeliveryHold = () => open && this.connection.isCurrent(session);
     channel.on('close', () => {
+      open = false;
       // Closed by us (cancel) or with the connection: nothing to do. Closed by the server alone
       // (an unknown delivery tag, a deleted queue): start over on a fresh connection.
       if (this.channel === channel && !this.cancelling) this.connection.drop(session, new Error(`consumer channel of "${this.queue}" closed by the server`));
@@ -106,7 +114,7 @@ export class AmqpConsumer implements Consumer {
       (message) => {
         // `null`: RabbitMQ cancelled the consumer (the queue was deleted): re-declare and resume.
         if (message === null) this.connection.drop(session, new Error(`RabbitMQ cancelled the consumer of "${this.queue}"`));
-        else this.dispatch(message, channel);
+        else this.dispatch(message, channel, hold);
       },
       { noAck: false },
     );
@@ -114,12 +122,12 @@ export class AmqpConsumer implements Consumer {
     if (this.cancelling) await channel.close().catch(() => undefined);
   }
 
-  private dispatch(message: ConsumeMessage, channel: Channel): void {
+  private dispatch(message: ConsumeMessage, channel: Channel, hold: DeliveryHold): void {
     // Delivered between our basic.cancel and its cancel-ok: not ours to handle any more.
     if (this.cancelling) return safeRequeue(channel, message);
     // The handler settles the message itself, whatever happens; a rejection here is only logged
     // (settling twice would be a protocol error that closes the channel).
-    const run = this.handle(message, channel).catch((error: unknown) => this.onError(error instanceof Error ? error : new Error(String(error))));
+    const run = this.handle(message, channel, hold).catch((error: unknown) => this.onError(error instanceof Error ? error : new Error(String(error))));
     this.running.add(run);
     void run.finally(() => this.running.delete(run));
   }

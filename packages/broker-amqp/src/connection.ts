@@ -5,7 +5,9 @@
  * any of its channels drops, the session is discarded, and a new one is opened with exponential
  * backoff; on every new session the topology is re-declared before anything else uses it, then
  * the `onOpen` listeners (consumers) re-subscribe. Publishes wait for a session (bounded by their
- * deadline) and are retried on the next session when their confirm was lost with the old one.
+ * deadline) and are retried on the next session when their confirm was lost with the old one —
+ * except a publish that only moves a delivery (see {@link DeliveryHold}): once the channel holding
+ * that delivery has closed, RabbitMQ redelivers the original, and the publish is dropped.
  *
  * When the server closes the publisher channel over a `basic.publish` (it refused one message:
  * PRECONDITION_FAILED), only that channel is replaced, on the same connection: consumers keep
@@ -14,7 +16,7 @@
  */
 import { backoffDelay } from '@taskchart/core/adapter';
 import { connect, type ChannelModel, type ConfirmChannel, type Connection, type Options } from 'amqplib';
-import { AmqpUnavailableError } from './errors.js';
+import { AmqpUnavailableError, DeliveryReleased } from './errors.js';
 import { attributeClose, closedOnPublish, frameRefusalReason, MessageRefusal, type ServerClose } from './limits.js';
 import type { ResolvedAmqpOptions } from './options.js';
 import type { Declaration, Topology } from './topology.js';
@@ -31,6 +33,14 @@ export interface Session {
 }
 
 export type SessionListener = (session: Session) => void;
+
+/**
+ * Whether the delivery a publish moves (a ladder hop, a delayed nack, a dead letter) is still
+ * held, unacked, on an open channel of the current session. Once it is not, RabbitMQ has handed
+ * the original back to its queue (a closed channel's unacked deliveries are requeued), so the
+ * publish must not be sent again: the redelivered original carries on in its place.
+ */
+export type DeliveryHold = () => boolean;
 
 /** A publish waiting for its confirm, rejected by the sweeper at its deadline. */
 interface Unconfirmed {
@@ -126,6 +136,11 @@ export class AmqpConnection {
     return this.current;
   }
 
+  /** Whether `session` is the open one (it has not been dropped). */
+  isCurrent(session: Session): boolean {
+    return this.current === session;
+  }
+
   /** The open session, connecting first if needed; rejects at `deadline` (epoch ms) or on close. */
   session(deadline: number): Promise<Session> {
     if (this.closed) return Promise.reject(new AmqpUnavailableError('amqp broker is closed'));
@@ -155,14 +170,24 @@ export class AmqpConnection {
    * Declares `declarations` then publishes with a publisher confirm; resolves once RabbitMQ
    * confirmed. Retries on the next session when the connection dropped before the confirm;
    * rejects at `deadline`, on a publisher nack, or when the connection is closed.
+   *
+   * With `hold` (a publish that only moves a delivery), it is sent only while `hold()` is true,
+   * and rejects with {@link DeliveryReleased} as soon as it is not: its first attempt included
+   * (the channel died before the handler settled), and above all after a lost session, where a
+   * retry would duplicate the original that RabbitMQ redelivers. The caller acks the original
+   * only after this resolves, so the message always exists once: as this confirmed copy, or as
+   * the redelivered original.
    */
-  async publish(declarations: readonly Declaration[], exchange: string, routingKey: string, content: Buffer, properties: Options.Publish, deadline: number): Promise<void> {
+  async publish(declarations: readonly Declaration[], exchange: string, routingKey: string, content: Buffer, properties: Options.Publish, deadline: number, hold?: DeliveryHold): Promise<void> {
     for (;;) {
+      if (hold && !hold()) throw new DeliveryReleased(routingKey);
       const session = await this.session(deadline);
       if (this.reopening) {
         await this.reopening;
         continue;
       }
+      // Checked again after waiting for a session: the one the delivery came on may have gone meanwhile.
+      if (hold && !hold()) throw new DeliveryReleased(routingKey);
       const publisher = session.publisher;
       // Too large for one frame: the server would close the whole connection over it.
       const tooLarge = frameRefusalReason(properties, frameMaxOf(session.model));
@@ -180,7 +205,8 @@ export class AmqpConnection {
         if (refusal) throw refusal;
         // The session died under this publish (channel closed, connection lost): the message
         // may or may not have reached the broker; publish it again on the next session (or on
-        // the new publisher channel, when it was closed over a message: it is being replaced).
+        // the new publisher channel, when it was closed over a message: it is being replaced),
+        // unless it moves a delivery that went with the session (`hold`, checked at the top).
         if (!closedOnPublish(state?.close) && !state?.recycled) this.drop(session, errorOf(error));
         if (Date.now() >= deadline) throw new AmqpUnavailableError(`publish to "${routingKey}" not confirmed within ${this.options.publishTimeoutMs} ms: ${errorOf(error).message}`, { cause: error });
       }

@@ -6,7 +6,8 @@
  * which returns it to its place in the queue; a re-driven one is published to the work queue
  * with a publisher confirm first, then acked. Closing the channel requeues whatever the call
  * still holds, so a failure half-way loses nothing (a crash between the confirm and the ack
- * leaves a duplicate). While a call runs, the messages it holds are invisible to consumers of
+ * leaves a duplicate; a connection lost before the confirm does not: that publish is not sent
+ * again, the message is back in the dead-letter queue, and the call rejects). While a call runs, the messages it holds are invisible to consumers of
  * the dead-letter queue (there normally are none). Calls of one broker handle run one at a time.
  */
 import { createHash } from 'node:crypto';
@@ -24,7 +25,8 @@ import {
   type DeadLetterMessage,
   type DeadLetterRedriveOptions,
 } from '@taskchart/core/adapter';
-import type { AmqpConnection } from './connection.js';
+import type { AmqpConnection, DeliveryHold } from './connection.js';
+import { AmqpUnavailableError, DeliveryReleased } from './errors.js';
 import { REDELIVERIES_HEADER, republishProperties, userHeaders } from './headers.js';
 import type { DeclarationCache, Topology } from './topology.js';
 
@@ -39,8 +41,11 @@ export interface AmqpDeadLetterDeps {
   readonly publishTimeoutMs: number;
   /** Throws when the broker is closed. */
   assertOpen(what: string): void;
-  /** Publishes to the work queue `fullQueue` and resolves once RabbitMQ confirmed. */
-  publish(fullQueue: string, content: Buffer, properties: Options.Publish): Promise<void>;
+  /**
+   * Publishes to the work queue `fullQueue` and resolves once RabbitMQ confirmed; rejects with
+   * `DeliveryReleased`, unsent, once `hold` says the message it moves went back with its channel.
+   */
+  publish(fullQueue: string, content: Buffer, properties: Options.Publish, hold: DeliveryHold): Promise<void>;
 }
 
 /** The id `list` shows for `message`: its AMQP message id (every message this adapter sends has one), else a hash of its body. */
@@ -78,14 +83,19 @@ export class AmqpDeadLetters implements DeadLetterAccess {
     return this.serial(async () => {
       const ids = deadLetterIds(options, 'amqpBroker.deadLetters.redrive()');
       const fullQueue = this.deps.queuePrefix + queue;
-      return this.withDeadQueue(queue, 'redrive', async (channel, fullDead, count) => {
+      return this.withDeadQueue(queue, 'redrive', async (channel, fullDead, count, hold) => {
         let moved = 0;
         // At most the messages there when the call began: dead letters arriving meanwhile wait for the next call.
         for (let seen = 0; seen < count; seen++) {
           const message = await channel.get(fullDead, { noAck: false });
           if (message === false) break;
           if (ids !== undefined && !ids.has(idOf(message))) continue; // held until the end, then requeued in place
-          await this.deps.publish(fullQueue, message.content, republishProperties(message, REDRIVE_DROPS));
+          try {
+            await this.deps.publish(fullQueue, message.content, republishProperties(message, REDRIVE_DROPS), hold);
+          } catch (error) {
+            if (!(error instanceof DeliveryReleased)) throw error;
+            throw new AmqpUnavailableError(`the connection to RabbitMQ was lost while re-driving the dead letters of "${queue}": ${moved} moved, the others are still in "${fullDead}"`, { cause: error });
+          }
           channel.ack(message);
           moved++;
         }
@@ -103,10 +113,10 @@ export class AmqpDeadLetters implements DeadLetterAccess {
 
   /**
    * Runs `fn` on a channel of its own with the dead-letter queue of `queue` declared (an empty
-   * one when nothing was dead-lettered yet) and its message count; the channel is closed after,
-   * which gives back anything still unacked.
+   * one when nothing was dead-lettered yet) and its message count, and whether the channel still
+   * holds what it took; the channel is closed after, which gives back anything still unacked.
    */
-  private async withDeadQueue<T>(queue: string, call: string, fn: (channel: Channel, fullDead: string, count: number) => Promise<T>): Promise<T> {
+  private async withDeadQueue<T>(queue: string, call: string, fn: (channel: Channel, fullDead: string, count: number, hold: DeliveryHold) => Promise<T>): Promise<T> {
     this.deps.assertOpen(`${call} the dead letters of "${queue}"`);
     if (typeof queue !== 'string' || queue.length === 0) throw new InvalidOptionError(`amqpBroker.deadLetters.${call}(): queue`, 'must be a non-empty string');
     const fullDead = this.deps.queuePrefix + deadLetterQueueName(queue);
@@ -114,10 +124,15 @@ export class AmqpDeadLetters implements DeadLetterAccess {
     const channel = await session.model.createChannel();
     // A channel error (the connection dropped) fails the call in progress through its rejected request.
     channel.on('error', () => undefined);
+    let open = true;
+    channel.on('close', () => {
+      open = false;
+    });
+    const hold: DeliveryHold = () => open && this.deps.connection.isCurrent(session);
     try {
       await this.deps.topology.ensure(channel, this.deps.declarations.work(fullDead));
       const { messageCount } = await channel.checkQueue(fullDead);
-      return await fn(channel, fullDead, messageCount);
+      return await fn(channel, fullDead, messageCount, hold);
     } finally {
       await channel.close().catch(() => undefined);
     }

@@ -5,6 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { connect } from 'amqplib';
 import { amqpBroker, deleteTopology, type AmqpBroker, type AmqpBrokerOptions } from '../src/index.js';
 
 export const AMQP_URL = process.env.TASKCHART_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -65,4 +66,18 @@ export async function forceCloseConnections(connectionName: string): Promise<num
   const pids = await connectionPids(connectionName);
   for (const pid of pids) await closeConnection(pid);
   return pids.length;
+}
+
+/** How many ready messages the queues `queues` (full names) hold in all, through a connection of its own. */
+export async function readyMessages(queues: readonly string[]): Promise<number> {
+  const model = await connect(AMQP_URL);
+  try {
+    const channel = await model.createChannel();
+    let total = 0;
+    for (const queue of queues) total += (await channel.checkQueue(queue)).messageCount;
+    await channel.close();
+    return total;
+  } finally {
+    await model.close();
+  }
 }

@@ -1,14 +1,23 @@
 /**
  * A TCP proxy in front of the real RabbitMQ, to cut the network in tests: `down()` drops every
  * connection and refuses new ones (as a dead server or a broken network does), `up()` listens
- * again on the same port, `freeze()` silently stops forwarding on open connections. The broker under test talks real AMQP to the real server through it.
+ * again on the same port, `freeze()` silently stops forwarding on open connections, `cutAt(bytes)`
+ * cuts every connection at the moment the client sends given bytes. The broker under test talks
+ * real AMQP to the real server through it.
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import { Transform } from 'node:stream';
+
+interface Cut {
+  readonly marker: Buffer;
+  done(): void;
+}
 
 export class TcpProxy {
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
   private readonly pairs = new Set<[Socket, Socket]>();
+  private cut: Cut | undefined;
   port = 0;
 
   constructor(
@@ -25,7 +34,18 @@ export class TcpProxy {
         s.on('close', () => this.sockets.delete(s));
         s.on('error', () => undefined);
       }
-      client.pipe(upstream);
+      // Client-to-server bytes pass through a filter that can cut the connection before a chosen write.
+      const filter = new Transform({
+        transform: (chunk: Buffer, _encoding, next) => {
+          const cut = this.cut;
+          if (!cut || !chunk.includes(cut.marker)) return next(null, chunk);
+          this.cut = undefined;
+          next();
+          this.cutAll();
+          cut.done();
+        },
+      });
+      client.pipe(filter).pipe(upstream);
       upstream.pipe(client);
       this.pairs.add([client, upstream]);
       client.on('close', () => this.pairs.forEach((p) => p[0] === client && this.pairs.delete(p)));
@@ -51,12 +71,29 @@ export class TcpProxy {
   }
 
   /**
+   * Arms a cut: the next chunk the client sends that contains `marker` is dropped (it never
+   * reaches the server) and every proxied connection is cut at once, as a network failure at the
+   * moment of that write would. New connections work normally. Resolves when the cut happened.
+   */
+  cutAt(marker: string | Buffer): Promise<void> {
+    return new Promise((resolve) => {
+      this.cut = { marker: typeof marker === 'string' ? Buffer.from(marker, 'utf8') : marker, done: resolve };
+    });
+  }
+
+  private cutAll(): void {
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
+    this.pairs.clear();
+  }
+
+  /**
    * Stops forwarding on every open connection without closing it (a half-open connection, as a
    * network partition leaves): neither side sees a FIN or RST. New connections work normally.
    */
   freeze(): void {
     for (const [client, upstream] of this.pairs) {
-      client.unpipe(upstream);
+      client.unpipe();
       upstream.unpipe(client);
       client.pause();
       upstream.pause();
