@@ -65,26 +65,55 @@ interface Waiter {
   reject(error: Error): void;
 }
 
-const corked = new WeakSet<object>();
+interface CorkableStream {
+  cork(): void;
+  uncork(): void;
+  prependListener(event: 'drain', listener: () => void): unknown;
+}
+
+/** The sockets corked until the end of this turn, and those whose 'drain' corks them too. */
+const corked = new WeakSet<CorkableStream>();
+const watched = new WeakSet<CorkableStream>();
 
 /**
  * Batches the socket writes of this turn of the event loop into one: amqplib writes every frame
  * with its own `socket.write`, and with Nagle off each is a syscall and a TCP segment. Corking the
  * socket until amqplib's writer has run turns a burst of publishes and acks into one `writev`.
+ * A burst larger than the socket's buffer stops amqplib's writer until the socket drains; it then
+ * writes the rest from the 'drain' event, which corks the socket as well (else each of those
+ * frames was a `write` of its own: 4 % of the main thread under load).
  */
 export function coalesceWrites(connection: Connection): void {
-  const stream = (connection as unknown as { stream?: { cork?: () => void; uncork?: () => void } }).stream;
-  if (!stream?.cork || !stream.uncork || corked.has(stream)) return;
-  corked.add(stream);
-  stream.cork();
+  const stream = (connection as unknown as { stream?: Partial<CorkableStream> }).stream;
+  if (!stream?.cork || !stream.uncork || !stream.prependListener) return;
+  const socket = stream as CorkableStream;
+  if (!watched.has(socket)) {
+    watched.add(socket);
+    // Before amqplib's own 'drain' listener, which goes on writing.
+    socket.prependListener('drain', () => corkUntilImmediate(socket));
+  }
   // amqplib's writer is scheduled (setImmediate) from the stream's 'readable' event, itself a
   // nextTick after the publish: scheduling the uncork from a later nextTick runs it after the writer.
-  process.nextTick(() =>
-    setImmediate(() => {
-      corked.delete(stream);
-      stream.uncork?.();
-    }),
-  );
+  if (!corked.has(socket)) process.nextTick(() => setImmediate(() => uncork(socket)));
+  cork(socket);
+}
+
+function cork(socket: CorkableStream): void {
+  if (corked.has(socket)) return;
+  corked.add(socket);
+  socket.cork();
+}
+
+function uncork(socket: CorkableStream): void {
+  if (!corked.delete(socket)) return;
+  socket.uncork();
+}
+
+/** Corks `socket` until the immediates of this turn (amqplib's writer writes meanwhile). */
+function corkUntilImmediate(socket: CorkableStream): void {
+  if (corked.has(socket)) return;
+  cork(socket);
+  setImmediate(() => uncork(socket));
 }
 
 const errorOf = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));
