@@ -2,41 +2,34 @@
  * Faults on the real RabbitMQ: connections force-closed by the server, a network outage (a TCP
  * proxy cut in front of the server), a consumer cancelled by the server, poison messages.
  */
-import { randomUUID } from 'node:crypto';
 import { DEAD_LETTER_QUEUE_HEADER, DEAD_LETTER_REASON_HEADER, deadLetterQueueName, type Delivery } from '@taskchart/core/adapter';
 import { waitFor } from '@taskchart/core/testing';
 import { connect } from 'amqplib';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { AmqpUnavailableError, pickDelayLevel, type AmqpBroker } from '../src/index.js';
-import { AMQP_URL, cleanupPrefix, closeConnection, connectionPids, forceCloseConnections, serverQueues, trackedBroker } from './helpers.js';
+import { AmqpUnavailableError, pickDelayLevel } from '../src/index.js';
+import { FaultRig } from './fault-rig.js';
+import { AMQP_URL, closeConnection, connectionPids, forceCloseConnections, trackedBroker } from './helpers.js';
 import { TcpProxy } from './tcp-proxy.js';
 
-const opened: AmqpBroker[] = [];
-const prefixes: string[] = [];
-const proxies: TcpProxy[] = [];
+const rig = new FaultRig();
 
 function fresh(options: Parameters<typeof trackedBroker>[1] = {}) {
-  const prefix = `tc-${randomUUID().slice(0, 8)}-`;
-  prefixes.push(prefix);
+  const prefix = rig.prefix();
   const errors: Error[] = [];
   const connectionName = `taskchart-faults-${prefix}`;
   const broker = trackedBroker(prefix, { connectionName, reconnect: { initialDelayMs: 50, maxDelayMs: 500 }, onError: (e) => errors.push(e), ...options });
-  opened.push(broker);
+  rig.broker(broker);
   return { prefix, broker, errors, connectionName };
 }
 
 const proxiedUrl = (proxy: TcpProxy) => AMQP_URL.replace(/@[^/]+/, `@127.0.0.1:${proxy.port}`);
 
 describe('amqp faults', () => {
-  afterEach(async () => {
-    await Promise.allSettled(opened.splice(0).map((b) => b.close()));
-    await Promise.allSettled(proxies.splice(0).map((p) => p.down()));
-    for (const p of prefixes) await cleanupPrefix(p);
-  });
+  afterEach(() => rig.cleanUp());
 
   afterAll(async () => {
     // Nothing this file declared is left on the server, and no connection of ours is open.
-    for (const p of prefixes.splice(0)) expect(await serverQueues(p)).toEqual([]);
+    expect(await rig.queuesLeft()).toEqual([]);
   });
 
   it('reconnects after RabbitMQ force-closes its connection, keeps consuming, and loses nothing', async () => {
@@ -113,7 +106,7 @@ describe('amqp faults', () => {
 
   it('makes publishes wait out a network outage, then delivers them', async () => {
     const proxy = new TcpProxy('127.0.0.1', 5672);
-    proxies.push(proxy);
+    rig.proxy(proxy);
     await proxy.up();
     const { broker, errors } = fresh({ url: proxiedUrl(proxy), publishTimeoutMs: 20_000 });
     const got: string[] = [];
@@ -138,7 +131,7 @@ describe('amqp faults', () => {
 
   it('detects a silent (half-open) connection by its heartbeat and moves to a new one', async () => {
     const proxy = new TcpProxy('127.0.0.1', 5672);
-    proxies.push(proxy);
+    rig.proxy(proxy);
     await proxy.up();
     const { broker, errors } = fresh({ url: proxiedUrl(proxy), heartbeatSeconds: 1, publishTimeoutMs: 20_000 });
     const got: string[] = [];
@@ -157,7 +150,7 @@ describe('amqp faults', () => {
 
   it('fails a publish loudly when the outage outlasts publishTimeoutMs', async () => {
     const proxy = new TcpProxy('127.0.0.1', 5672);
-    proxies.push(proxy);
+    rig.proxy(proxy);
     await proxy.up();
     const { broker } = fresh({ url: proxiedUrl(proxy), publishTimeoutMs: 400 });
     await broker.publish('work', 'fine');

@@ -10,25 +10,23 @@ import { randomUUID } from 'node:crypto';
 import { deadLetterQueueName, type Delivery } from '@taskchart/core/adapter';
 import { waitFor } from '@taskchart/core/testing';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { AmqpUnavailableError, type AmqpBroker } from '../src/index.js';
-import { AMQP_URL, cleanupPrefix, readyMessages, serverQueues, trackedBroker } from './helpers.js';
+import { AmqpUnavailableError } from '../src/index.js';
+import { FaultRig } from './fault-rig.js';
+import { AMQP_URL, readyMessages, trackedBroker } from './helpers.js';
 import { TcpProxy } from './tcp-proxy.js';
 
-const opened: AmqpBroker[] = [];
-const prefixes: string[] = [];
-const proxies: TcpProxy[] = [];
+const rig = new FaultRig();
 
 /** A broker talking to RabbitMQ through a fresh proxy. */
 async function proxied() {
   const proxy = new TcpProxy('127.0.0.1', 5672);
-  proxies.push(proxy);
+  rig.proxy(proxy);
   await proxy.up();
-  const prefix = `tc-${randomUUID().slice(0, 8)}-`;
-  prefixes.push(prefix);
+  const prefix = rig.prefix();
   const errors: Error[] = [];
   const url = AMQP_URL.replace(/@[^/]+/, `@127.0.0.1:${proxy.port}`);
   const broker = trackedBroker(prefix, { url, reconnect: { initialDelayMs: 50, maxDelayMs: 500 }, publishTimeoutMs: 20_000, onError: (e) => errors.push(e) });
-  opened.push(broker);
+  rig.broker(broker);
   return { proxy, prefix, broker, errors };
 }
 
@@ -46,14 +44,10 @@ async function within<T>(promise: Promise<T>, ms: number, what: string): Promise
 }
 
 describe('amqp: a cut while a publish moves a delivery', () => {
-  afterEach(async () => {
-    await Promise.allSettled(opened.splice(0).map((b) => b.close()));
-    await Promise.allSettled(proxies.splice(0).map((p) => p.down()));
-    for (const p of prefixes) await cleanupPrefix(p);
-  });
+  afterEach(() => rig.cleanUp());
 
   afterAll(async () => {
-    for (const p of prefixes.splice(0)) expect(await serverQueues(p)).toEqual([]);
+    expect(await rig.queuesLeft()).toEqual([]);
   });
 
   it('a cut during a delay-ladder hop: the message is delivered once, by the redelivered original', async () => {
