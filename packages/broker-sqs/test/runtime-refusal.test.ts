@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { chain, createRuntime, RunFailedError, task, type FailureReport, type Runtime } from '@taskchart/core';
 import { sqliteStore } from '@taskchart/store-sqlite';
 import { silentLogger, waitFor } from '@taskchart/core/testing';
+import { GetQueueAttributesCommand, SendMessageCommand, type MessageAttributeValue } from '@aws-sdk/client-sqs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { sqsBroker, type SqsBrokerOptions } from '../src/index.js';
 import { openTestEndpoint } from './sqs-endpoint.js';
@@ -34,8 +35,9 @@ async function startRuntime(chains: Parameters<typeof createRuntime>[0]['chains'
   const dir = mkdtempSync(join(tmpdir(), 'taskchart-sqs-refusal-'));
   dirs.push(dir);
   const reports: FailureReport[] = [];
+  const broker = sqsBroker({ ...sqs.connection, queuePrefix: prefix, waitTimeSeconds: 1, onError: () => undefined, ...options });
   const runtime = createRuntime({
-    broker: sqsBroker({ ...sqs.connection, queuePrefix: prefix, waitTimeSeconds: 1, onError: () => undefined, ...options }),
+    broker,
     store: sqliteStore(join(dir, 'runs.db')),
     chains,
     logger: silentLogger,
@@ -45,7 +47,7 @@ async function startRuntime(chains: Parameters<typeof createRuntime>[0]['chains'
   });
   runtimes.push(runtime);
   await runtime.start();
-  return { runtime, reports };
+  return { runtime, reports, broker };
 }
 
 describe('runtime on sqs: a message SQS refuses for good fails its run', () => {
@@ -100,5 +102,39 @@ describe('runtime on sqs FIFO: run ids SQS could not take as group ids', () => {
     const others = await Promise.all(Array.from({ length: 5 }, (_, i) => runtime.run(c, i)));
     expect(await long.result()).toBe(4);
     expect(await Promise.all(others.map((r) => r.result()))).toEqual([2, 4, 6, 8, 10]);
+  });
+});
+
+describe('runtime on sqs: a message it cannot parse is dead-lettered with its reason, whatever SQS carries with it (issue 7, item 4)', () => {
+  const tenAttributes: Record<string, MessageAttributeValue> = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`trace-${i}`, { DataType: 'String', StringValue: `value-${i}` }]));
+
+  it.each([
+    ['a non-JSON body with ten message attributes', '{not json', tenAttributes],
+    ['a non-JSON body near 1 MiB', 'n'.repeat(1_048_576 - 2_000), {}],
+  ])('%s: dead-lettered once, the task queue left empty, other runs complete', { timeout: 60_000 }, async (_label, body, attributes) => {
+    const c = chain('parse', task('double', (n: number) => n * 2));
+    const { runtime, broker, reports } = await startRuntime([c]);
+    // Put on the runtime's task queue as a foreign producer would, with the raw client.
+    const url = await broker.queueUrl('taskchart');
+    await sqs.client.send(new SendMessageCommand({ QueueUrl: url, MessageBody: body, ...(Object.keys(attributes).length > 0 ? { MessageAttributes: attributes } : {}) }));
+
+    const runs = await Promise.all([1, 2, 3].map((n) => runtime.run(c, n)));
+    expect(await Promise.all(runs.map((r) => r.result()))).toEqual([2, 4, 6]);
+    await waitFor(async () => (await runtime.deadLetters()).length > 0, 20_000, 'the dead letter');
+    const dead = await runtime.deadLetters();
+    expect(dead).toHaveLength(1);
+    expect(dead[0]?.queue).toBe('taskchart');
+    expect(dead[0]?.reason).toMatch(/^malformed message: not JSON/);
+    expect(dead[0]?.body).toBe(body);
+    // Nothing cycles on the task queue; no run failed for it.
+    await waitFor(
+      async () => {
+        const left = await sqs.client.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'] }));
+        return Object.values(left.Attributes ?? {}).reduce((sum, n) => sum + Number(n), 0) === 0;
+      },
+      20_000,
+      'an empty task queue',
+    );
+    expect(reports).toEqual([]);
   });
 });
