@@ -5,9 +5,9 @@
  * re-dispatches nothing when a live memory-broker runtime on the store did already, and its start
  * is refused beside durable-broker runtimes only (whose messages it would copy).
  */
-import { chain, createRuntime, RuntimeStateError, task, type Broker } from '@taskchart/core';
+import { chain, createRuntime, RuntimeStateError, task, type AnyChain, type Broker } from '@taskchart/core';
 import { sqliteStore } from '@taskchart/store-sqlite';
-import { silentLogger } from '@taskchart/core/testing';
+import { silentLogger, waitFor } from '@taskchart/core/testing';
 import { memoryBroker } from '@taskchart/broker-memory';
 import { expect, it } from 'vitest';
 import { scratch } from './scratch.js';
@@ -27,6 +27,16 @@ function counted() {
   return { counts, c: chain('two-runtimes', step('s1'), step('s2'), step('s3'), step('s4')) };
 }
 
+/** A runtime on `broker` and `store` for chain `c`, closed after the test (not started). */
+function runtimeOn(broker: Broker, store: ReturnType<typeof sqliteStore>, c: AnyChain) {
+  const runtime = createRuntime({ broker, store, chains: [c], logger: silentLogger });
+  runtimes.push(runtime);
+  return runtime;
+}
+
+/** Resolves once `n` steps have started: runs are in flight. */
+const inFlight = (counts: Map<string, number>, n: number) => waitFor(() => counts.size >= n, 5_000, `${n} steps started`);
+
 /** A memory broker that says it keeps its messages (as RabbitMQ and SQS do): its runtime re-dispatches nothing. */
 const durable = (inner: Broker): Broker => ({
   name: inner.name,
@@ -39,13 +49,11 @@ const durable = (inner: Broker): Broker => ({
 it('a second memory-broker runtime started while the first has 20 runs in flight re-runs none of their steps', async () => {
   const { counts, c } = counted();
   const store = sqliteStore(database());
-  const first = createRuntime({ broker: memoryBroker(), store, chains: [c], logger: silentLogger });
-  runtimes.push(first);
+  const first = runtimeOn(memoryBroker(), store, c);
   await first.start();
   const runs = await Promise.all(Array.from({ length: 20 }, (_, i) => first.run(c, i)));
-  await sleep(30);
-  const second = createRuntime({ broker: memoryBroker(), store, chains: [c], logger: silentLogger });
-  runtimes.push(second);
+  await inFlight(counts, 1);
+  const second = runtimeOn(memoryBroker(), store, c);
   await second.start();
   const more = await Promise.all(Array.from({ length: 5 }, (_, i) => second.run(c, 100 + i)));
   expect(await Promise.all(runs.map((r) => r.result()))).toEqual(Array.from({ length: 20 }, (_, i) => i + 4));
@@ -58,18 +66,15 @@ it('refuses to start a memory-broker runtime beside a durable-broker one on the 
   const { counts, c } = counted();
   const store = sqliteStore(database());
   const hub = memoryBroker();
-  const first = createRuntime({ broker: durable(hub), store, chains: [c], logger: silentLogger });
-  runtimes.push(first);
+  const first = runtimeOn(durable(hub), store, c);
   await first.start();
   const runs = await Promise.all(Array.from({ length: 10 }, (_, i) => first.run(c, i)));
-  await sleep(30);
-  const memory = createRuntime({ broker: memoryBroker(), store, chains: [c], logger: silentLogger });
-  runtimes.push(memory);
+  await inFlight(counts, 1);
+  const memory = runtimeOn(memoryBroker(), store, c);
   const refused = await memory.start().catch((e: unknown) => e);
   expect(refused).toBeInstanceOf(RuntimeStateError);
   expect((refused as Error).message).toContain('another runtime of this process is started on this store with a durable broker');
-  const second = createRuntime({ broker: durable(hub), store, chains: [c], logger: silentLogger });
-  runtimes.push(second);
+  const second = runtimeOn(durable(hub), store, c);
   await second.start();
   expect(await Promise.all(runs.map((r) => r.result()))).toEqual(Array.from({ length: 10 }, (_, i) => i + 4));
   expect([...counts].filter(([, n]) => n !== 1)).toEqual([]);
