@@ -6,8 +6,8 @@
  * time), `--soak <steps>` (memory over rounds on one runtime). See bench/README.md.
  *
  *   node --conditions=source --import tsx bench/run.ts [--broker memory|amqp|sqs] [--store sqlite|postgres]
- *     [--workload noop|flaky|both] [--chains 2000] [--flaky-chains 500] [--steps 4] [--warmup 200] [--prefetch 64]
- *     [--no-baseline] [--profile .tmp/bench.cpuprofile]
+ *     [--workload noop|flaky|both] [--chains 2000] [--flaky-chains 500] [--steps 4] [--warmup 2000] [--fresh-runtime]
+ *     [--prefetch 64] [--no-baseline] [--profile .tmp/bench.cpuprofile]
  *   ... bench/run.ts --workers 1,2,4 | --latency [--runs 300] | --soak 1000000   (node --expose-gc for the soak)
  */
 import { randomUUID } from 'node:crypto';
@@ -21,9 +21,8 @@ import { printReport } from './lib/report.js';
 import { runScaleOut } from './lib/scale-out.js';
 import { printScaleReport } from './lib/scale-report.js';
 import { printSoak, runSoak } from './lib/soak.js';
-import type { StoreKind } from './lib/stores.js';
 import type { Broker } from './lib/taskchart.js';
-import { runWorkload, type WorkloadResult, type WorkloadSpec } from './lib/workload.js';
+import { runWorkload, type WorkloadOptions, type WorkloadResult } from './lib/workload.js';
 
 /** Runs `body` on a fresh broker (a fresh queue prefix), and removes that prefix's queues after. */
 async function onFreshBroker<T>(mod: BrokerModule, body: (broker: Broker) => Promise<T>): Promise<T> {
@@ -35,7 +34,7 @@ async function onFreshBroker<T>(mod: BrokerModule, body: (broker: Broker) => Pro
   }
 }
 
-function phase(mod: BrokerModule, opts: { chains: number; steps: number; prefetch: number; store: StoreKind; spec?: WorkloadSpec }): Promise<WorkloadResult> {
+function phase(mod: BrokerModule, opts: Omit<WorkloadOptions, 'broker'>): Promise<WorkloadResult> {
   return onFreshBroker(mod, (broker) => runWorkload({ ...opts, broker }));
 }
 
@@ -44,23 +43,25 @@ async function throughput(args: BenchArgs, mod: BrokerModule): Promise<void> {
   const base = { steps: args.steps, prefetch: args.prefetch, store: args.store };
   // Built first: a --steps it cannot use fails before anything runs.
   const flakyWorkload = args.workload === 'noop' ? undefined : flakySpec(args.steps);
-  if (args.warmup > 0) {
+  // --fresh-runtime: the warm-up on a runtime of its own, the measured round on a fresh one.
+  if (args.freshRuntime && args.warmup > 0) {
     const w = await phase(mod, { ...base, chains: args.warmup });
-    console.log(`warm-up: ${w.chains} chains in ${Math.round(w.wallMs)} ms (not counted)`);
+    console.log(`warm-up: ${w.chains} chains in ${Math.round(w.wallMs)} ms on a runtime of its own (not counted)`);
   }
   let result: WorkloadResult | undefined;
   let flaky: WorkloadResult | undefined;
   let baseline: BaselineResult | undefined;
   if (args.workload !== 'flaky') {
-    result = await profiled(args.profile, () => phase(mod, { ...base, chains: args.chains }));
-    if (mod.baseline && !args.noBaseline) baseline = await mod.baseline({ chains: args.chains, steps: args.steps });
+    const warmup = args.freshRuntime ? 0 : args.warmup;
+    result = await phase(mod, { ...base, chains: args.chains, warmup, measure: (round) => profiled(args.profile, round) });
+    if (mod.baseline && !args.noBaseline) baseline = await mod.baseline({ chains: args.chains, steps: args.steps, warmup: args.warmup });
   }
   if (flakyWorkload) {
     // With both, --profile is the no-op run's: one profile per file.
     const run = () => phase(mod, { ...base, chains: args.flakyChains, spec: flakyWorkload });
     flaky = args.workload === 'flaky' ? await profiled(args.profile, run) : await run();
   }
-  printReport({ broker: args.broker, store: args.store, prefetch: args.prefetch, warmup: args.warmup, machine: machineInfo(), result, flaky, flakyLabel: flakyLabel(args.flakyChains), baseline });
+  printReport({ broker: args.broker, store: args.store, prefetch: args.prefetch, warmup: args.warmup, freshRuntime: args.freshRuntime, machine: machineInfo(), result, flaky, flakyLabel: flakyLabel(args.flakyChains), baseline });
   if ((result?.failedRuns ?? 0) + (flaky?.failedRuns ?? 0) > 0) process.exitCode = 1;
 }
 

@@ -31,6 +31,8 @@ export async function shutdown(): Promise<void> {
   for (const prefix of [...brokers.keys()]) await cleanup(prefix);
 }
 
-export async function baseline(opts: { chains: number; steps: number }): Promise<BaselineResult> {
+/** The raw baseline, after a warm-up round of its own (as the runtime gets one). */
+export async function baseline(opts: { chains: number; steps: number; warmup: number }): Promise<BaselineResult> {
+  if (opts.warmup > 0) await amqpRawBaseline({ url, chains: opts.warmup, steps: opts.steps, prefetch: 64 });
   return amqpRawBaseline({ url, chains: opts.chains, steps: opts.steps, prefetch: 64 });
 }

@@ -10,6 +10,11 @@ export interface BenchArgs {
   readonly prefetch: number;
   /** Skip the broker's raw baseline even when its module has one. */
   readonly noBaseline: boolean;
+  /**
+   * Throughput mode: warm up on a runtime of its own and measure a fresh one (the method of the
+   * tables before 2026-11-29's fifth sitting). Default: the warm-up runs on the measured runtime.
+   */
+  readonly freshRuntime: boolean;
   /** Write a profile of the measured run (not the warm-up) to this file: CPU, or allocations for a `.heapprofile` (see `lib/profiler.ts`). */
   readonly profile: string | undefined;
   /** The store: `sqlite` (a fresh file) or `postgres` (a fresh schema at `TASKCHART_PG_URL`). */
@@ -31,7 +36,7 @@ export interface BenchArgs {
 }
 
 const USAGE =
-  'usage: bench/run.ts [--broker memory|amqp|sqs] [--store sqlite|postgres] [--workload noop|flaky|both] [--chains 2000] [--flaky-chains 500] [--steps 4] [--warmup 200] [--prefetch 64] [--no-baseline] [--profile out.cpuprofile|out.heapprofile]\n' +
+  'usage: bench/run.ts [--broker memory|amqp|sqs] [--store sqlite|postgres] [--workload noop|flaky|both] [--chains 2000] [--flaky-chains 500] [--steps 4] [--warmup 2000] [--fresh-runtime] [--prefetch 64] [--no-baseline] [--profile out.cpuprofile|out.heapprofile]\n' +
   '       bench/run.ts --workers 1,2,4 [...]      (scale-out: worker processes)\n' +
   '       bench/run.ts --latency [--runs 300] [--warmup 1000] [...] (idle latency: one chain at a time)\n' +
   '       bench/run.ts --soak 1000000 [...]       (RSS over rounds of --chains on one runtime; run node with --expose-gc)';
@@ -46,6 +51,7 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
   const values = new Map<string, string>();
   let noBaseline = false;
   let latency = false;
+  let freshRuntime = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? '';
     if (arg === '--help' || arg === '-h') {
@@ -54,6 +60,10 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     }
     if (arg === '--no-baseline') {
       noBaseline = true;
+      continue;
+    }
+    if (arg === '--fresh-runtime') {
+      freshRuntime = true;
       continue;
     }
     if (arg === '--latency') {
@@ -83,6 +93,7 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
   if (modes.length > 1) throw new Error(`${modes.join(' and ')} are separate modes: choose one\n${USAGE}`);
   if ((latency || soak !== undefined || workers) && values.has('workload')) throw new Error(`--workload chooses the throughput workloads: it does not go with ${String(modes[0])}\n${USAGE}`);
   if (soak !== undefined && values.has('profile')) throw new Error(`--profile does not go with --soak (a profile of a million steps is too large to be useful)\n${USAGE}`);
+  if (freshRuntime && (latency || soak !== undefined || workers)) throw new Error(`--fresh-runtime is a throughput-mode option: it does not go with ${String(modes[0])}\n${USAGE}`);
   if (values.has('runs') && !latency) throw new Error(`--runs is the number of runs of --latency\n${USAGE}`);
   return {
     broker,
@@ -90,11 +101,15 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     workers,
     chains: positiveInt('chains', values.get('chains') ?? '2000', 1),
     steps: positiveInt('steps', values.get('steps') ?? '4', 1),
-    // Latency warms up longer: 200 runs end inside a fresh process's first old-space collections
-    // (a 13 ms mark-compact landed among the measured runs), which a running service is past.
-    warmup: positiveInt('warmup', values.get('warmup') ?? (latency ? '1000' : '200'), 0),
+    // Throughput warms up with a round as large as the measured one, on the measured runtime: after
+    // 200 chains V8 was still compiling the hot path (0.7-1.3 s of TurboFan on the helper threads
+    // during the measured second). Latency warms up 1,000 runs: 200 end inside a fresh process's
+    // first old-space collections (a 13 ms mark-compact landed among the measured runs). The
+    // soak and scale-out keep 200. A running service is past all of these.
+    warmup: positiveInt('warmup', values.get('warmup') ?? (latency ? '1000' : soak !== undefined || workers ? '200' : (values.get('chains') ?? '2000')), 0),
     prefetch: positiveInt('prefetch', values.get('prefetch') ?? '64', 1),
     noBaseline,
+    freshRuntime,
     profile: values.get('profile'),
     workload,
     flakyChains: positiveInt('flaky-chains', values.get('flaky-chains') ?? '500', 1),

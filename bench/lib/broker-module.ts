@@ -18,7 +18,7 @@ export interface BrokerModule {
   create(prefix: string): Promise<Broker>;
   cleanup?(prefix: string): Promise<void>;
   shutdown?(): Promise<void>;
-  baseline?(workload: { chains: number; steps: number }): Promise<BaselineResult>;
+  baseline?(workload: { chains: number; steps: number; warmup: number }): Promise<BaselineResult>;
   /**
    * What a worker process of `--workers` needs in its environment so that its own `create(prefix)`
    * reaches the same server as this process's (e.g. the endpoint of a server started here).

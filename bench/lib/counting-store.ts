@@ -27,6 +27,13 @@ export class CountingStore implements Store {
 
   constructor(private readonly inner: Store) {}
 
+  /** Starts counting afresh (a round after a warm-up on the same store counts its own). */
+  resetStats(): void {
+    this.s = { commitCalls: 0, writes: 0, maxBatch: 0, historyRows: 0, outboxRows: 0, loads: 0, deleteOutboxCalls: 0, deletedOutboxRows: 0, conflicts: 0 };
+    this.sampledBytes = 0;
+    this.samples = 0;
+  }
+
   stats(): StoreStats {
     return { ...this.s, meanRowJsonBytes: this.samples === 0 ? 0 : Math.round(this.sampledBytes / this.samples) };
   }

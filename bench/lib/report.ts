@@ -13,6 +13,8 @@ export interface ReportInput {
   readonly store: string;
   readonly prefetch: number;
   readonly warmup: number;
+  /** Whether the warm-up ran on a runtime of its own (`--fresh-runtime`) rather than the measured one. */
+  readonly freshRuntime?: boolean;
   readonly machine: MachineInfo;
   /** The no-op workload's result (the main table, and the JSON line's top level), when it ran. */
   readonly result: WorkloadResult | undefined;
@@ -91,6 +93,7 @@ export function printReport(r: ReportInput): void {
     storeKind: r.store,
     prefetch: r.prefetch,
     warmup: r.warmup,
+    warmupOn: r.freshRuntime ? 'own runtime' : 'measured runtime',
     ...figures(main),
     machine: r.machine,
     ...(r.result && r.flaky ? { flaky: figures(r.flaky) } : {}),
@@ -102,7 +105,7 @@ export function printReport(r: ReportInput): void {
 function printMain(r: ReportInput, x: WorkloadResult): void {
   const what = x.workload === 'noop' ? 'no-op steps' : `steps, ${r.flakyLabel ?? x.workload}`;
   const rows: Array<readonly [string, string]> = [
-    ['workload', `${x.chains} chains x ${x.steps} ${what} (warm-up ${r.warmup} no-op chains, not counted)`],
+    ['workload', `${x.chains} chains x ${x.steps} ${what} (warm-up ${r.warmup} no-op chains ${r.freshRuntime ? 'on a runtime of their own' : 'on the measured runtime'}, not counted)`],
     ['broker / store', `${r.broker} / ${r.store === 'postgres' ? 'Postgres (a fresh schema, pg pool of 10)' : 'SQLite file (WAL, synchronous=NORMAL)'}, prefetch ${r.prefetch}`],
     ['start', `${fmt(x.startMs)} ms to durably start all runs (${fmt(x.startsPerSec)} runs/s)`],
     ['wall time', `${fmt(x.wallMs)} ms (first start -> last result)`],

@@ -36,6 +36,10 @@ export interface WorkloadOptions {
   readonly store?: StoreKind;
   /** @defaultValue the no-op chain of `steps` steps */
   readonly spec?: WorkloadSpec;
+  /** Chains run first on the same runtime and store, not counted. @defaultValue 0 */
+  readonly warmup?: number;
+  /** Wraps the measured round only (a profiler): not the warm-up. */
+  readonly measure?: <T>(round: () => Promise<T>) => Promise<T>;
 }
 
 export interface WorkloadResult extends LatencySummary {
@@ -67,7 +71,7 @@ export interface WorkloadResult extends LatencySummary {
   readonly failedRuns: number;
   /** Warnings and errors the runtime logged since the session opened. */
   readonly warnings: number;
-  /** What the runtime asked of the store since the session opened. */
+  /** What the runtime asked of the store during the round. */
   readonly store: StoreStats;
 }
 
@@ -138,6 +142,7 @@ export class BenchSession {
   async round(chains: number): Promise<WorkloadResult> {
     const { runtime, spec } = this;
     const steps = spec.steps;
+    this.store.resetStats();
     const rss = new RssSampler(50);
     const latencies = new Array<number>(chains);
     let failedRuns = 0;
@@ -203,11 +208,19 @@ export class BenchSession {
   }
 }
 
-/** One round of `chains` runs of the workload (default: no-op) on its own runtime and fresh store. */
+/**
+ * One round of `chains` runs of the workload (default: no-op) on its own runtime and fresh store,
+ * after `warmup` chains on that same runtime (not counted), as a long-lived worker is warm.
+ */
 export async function runWorkload(options: WorkloadOptions): Promise<WorkloadResult> {
   const session = await BenchSession.open({ spec: options.spec ?? noopSpec(options.steps), prefetch: options.prefetch, broker: options.broker, store: options.store });
   try {
-    return await session.round(options.chains);
+    if ((options.warmup ?? 0) > 0) {
+      const warm = await session.round(options.warmup ?? 0);
+      if (warm.failedRuns > 0) throw new Error(`${warm.failedRuns} of the ${warm.chains} warm-up runs failed`);
+    }
+    const measure = options.measure ?? ((round) => round());
+    return await measure(() => session.round(options.chains));
   } finally {
     await session.close();
   }
