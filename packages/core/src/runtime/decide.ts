@@ -8,13 +8,13 @@ import type { AnyChain } from '../chain.js';
 import { CANCEL_EVENT, type ChainContext, type ChainEvent } from '../machine/chain-context.js';
 import { compensationActorId, INVOKE, REPORT_FAILURE, stepActorId, type InvokeParams, type StepDef } from '../machine/compile-machine.js';
 import { deciderMachine, onDecider, resolveOnDecider, storedValue } from '../machine/decider-machine.js';
-import { pureTransition } from '../machine/pure-transition.js';
 import { START_EVENT, type TaskMessage, type TimerMessage } from '../messages.js';
 import type { PublishOptions } from '../ports/broker.js';
 import { isTerminal, type HistoryEntry, type NewOutboxEntry, type RunRecord, type RunStatus, type WaitingFor } from '../ports/store.js';
 import { RunCancelledError, type SerializedError } from '../errors.js';
 import type { FailureReport } from './failure-report.js';
 import type { RunDefinition } from './chain-versions.js';
+import { outcomeTransition } from './outcome-template.js';
 import { startTransition } from './start-template.js';
 import type { HeaderHook, MessageCause, OutgoingMessage } from './plugins.js';
 
@@ -455,7 +455,7 @@ export function decideEvent(
     if (!awaits(record, { kind: outcome.info.compensation ? 'compensation' : 'step', step: outcome.info.step.key, attempt })) return undefined;
   }
   const snapshot = onDecider(chain, given);
-  const [next, actions] = pureTransition(deciderMachine(chain), snapshot, event);
+  const [next, actions] = outcomeTransition(deciderMachine(chain), snapshot, event);
   // No transition: XState hands back the same snapshot, or (an `xstate.error.actor.*` event no
   // transition takes, e.g. a stale attempt's) a copy with status `error` and nothing else changed.
   if (next === snapshot || next.status === 'error' || (next.value === snapshot.value && next.context === snapshot.context)) {
