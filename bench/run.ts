@@ -54,7 +54,8 @@ async function throughput(args: BenchArgs, mod: BrokerModule): Promise<void> {
   if (args.workload !== 'flaky') {
     const warmup = args.freshRuntime ? 0 : args.warmup;
     result = await phase(mod, { ...base, chains: args.chains, warmup, measure: (round) => profiled(args.profile, round) });
-    if (mod.baseline && !args.noBaseline) baseline = await mod.baseline({ chains: args.chains, steps: args.steps, warmup: args.warmup });
+    // The baseline warms up as the runtime did (none of its own with --fresh-runtime, as before).
+    if (mod.baseline && !args.noBaseline) baseline = await mod.baseline({ chains: args.chains, steps: args.steps, warmup });
   }
   if (flakyWorkload) {
     // With both, --profile is the no-op run's: one profile per file.
