@@ -59,8 +59,12 @@ async function throughput(args: BenchArgs, mod: BrokerModule): Promise<void> {
   }
   if (flakyWorkload) {
     // With both, --profile is the no-op run's: one profile per file.
-    const run = () => phase(mod, { ...base, chains: args.flakyChains, spec: flakyWorkload });
-    flaky = args.workload === 'flaky' ? await profiled(args.profile, run) : await run();
+    // Alone, it is the measured workload: warmed up like the no-op one (with its own chains).
+    // Beside the no-op one, it runs after it in the same process, on a runtime of its own.
+    flaky =
+      args.workload === 'flaky'
+        ? await phase(mod, { ...base, chains: args.flakyChains, spec: flakyWorkload, warmup: args.freshRuntime ? 0 : args.warmup, measure: (round) => profiled(args.profile, round) })
+        : await phase(mod, { ...base, chains: args.flakyChains, spec: flakyWorkload });
   }
   printReport({ broker: args.broker, store: args.store, prefetch: args.prefetch, warmup: args.warmup, freshRuntime: args.freshRuntime, machine: machineInfo(), result, flaky, flakyLabel: flakyLabel(args.flakyChains), baseline });
   if ((result?.failedRuns ?? 0) + (flaky?.failedRuns ?? 0) > 0) process.exitCode = 1;

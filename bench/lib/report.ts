@@ -105,7 +105,7 @@ export function printReport(r: ReportInput): void {
 function printMain(r: ReportInput, x: WorkloadResult): void {
   const what = x.workload === 'noop' ? 'no-op steps' : `steps, ${r.flakyLabel ?? x.workload}`;
   const rows: Array<readonly [string, string]> = [
-    ['workload', `${x.chains} chains x ${x.steps} ${what} (warm-up ${r.warmup} no-op chains ${r.freshRuntime ? 'on a runtime of their own' : 'on the measured runtime'}, not counted)`],
+    ['workload', `${x.chains} chains x ${x.steps} ${what} (warm-up ${r.freshRuntime ? `${r.warmup} no-op chains on a runtime of their own` : `${r.warmup} chains of this workload on the measured runtime`}, not counted)`],
     ['broker / store', `${r.broker} / ${r.store === 'postgres' ? 'Postgres (a fresh schema, pg pool of 10)' : 'SQLite file (WAL, synchronous=NORMAL)'}, prefetch ${r.prefetch}`],
     ['start', `${fmt(x.startMs)} ms to durably start all runs (${fmt(x.startsPerSec)} runs/s)`],
     ['wall time', `${fmt(x.wallMs)} ms (first start -> last result)`],
